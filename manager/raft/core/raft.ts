@@ -598,6 +598,7 @@ export class Raft {
             this.sendAppend(m.from);
           }
         } else {
+          const oldPaused = pr.isPaused();
           if (pr.maybeUpdate(m.index) || (pr.match === m.index && pr.state === ProgressState.Probe)) {
             if (pr.state === ProgressState.Probe) pr.becomeReplicate();
             else if (pr.state === ProgressState.Snapshot && pr.match + 1 >= this.raftLog.firstIndex()) {
@@ -608,6 +609,11 @@ export class Raft {
             if (this.maybeCommit()) {
               this.releasePendingReadIndexMessages();
               this.bcastAppend();
+            } else if (oldPaused) {
+              // The follower was paused (e.g. probing) when the commit index last advanced, so the
+              // broadcast skipped it: send the commit index now rather than at the next heartbeat
+              // (etcd does the same).
+              this.sendAppend(m.from);
             }
             // Send as much as the window allows.
             while (this.maybeSendAppend(m.from, false)) {
@@ -663,18 +669,21 @@ export class Raft {
     if (this.leadTransferee !== NONE) {
       throw new ProposalDroppedError(`leadership is being transferred to member ${this.leadTransferee}`);
     }
+    let confIndex = 0;
     for (let i = 0; i < m.entries.length; i++) {
       if (m.entries[i]!.type !== EntryType.ConfChange) continue;
-      if (this.pendingConfIndex > this.raftLog.applied) {
-        throw new ConfChangeRefusedError(`another change (log index ${this.pendingConfIndex}) is not applied yet`);
+      if (confIndex !== 0 || this.pendingConfIndex > this.raftLog.applied) {
+        throw new ConfChangeRefusedError(`another change (log index ${confIndex || this.pendingConfIndex}) is not applied yet`);
       }
-      this.pendingConfIndex = this.raftLog.lastIndex() + i + 1;
+      confIndex = this.raftLog.lastIndex() + i + 1;
     }
+    // pendingConfIndex moves only once the proposal is in the log, so a refused one blocks nothing.
     if (!this.appendEntries(m.entries)) {
       throw new ProposalDroppedError(
         `more than ${this.maxUncommittedSize} bytes are proposed but not committed; the cluster is not keeping up`,
       );
     }
+    if (confIndex !== 0) this.pendingConfIndex = confIndex;
     this.bcastAppend();
   }
 

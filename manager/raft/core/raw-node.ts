@@ -1,7 +1,7 @@
 // The core's public face, as etcd's RawNode: feed it ticks, messages and proposals; take Ready
 // batches of work from it; confirm each with advance(). Nothing here does I/O.
 import { encodeConfChange } from "./conf-change-codec.js";
-import { invariant } from "./errors.js";
+import { NotLeaderError, invariant } from "./errors.js";
 import type { ProgressState } from "./progress.js";
 import { Raft, type RaftConfig } from "./raft.js";
 import type { ConfChange, ConfState, Entry, HardState, Message, NodeId, Ready, SoftState, StateType } from "./types.js";
@@ -67,6 +67,7 @@ export class RawNode {
 
   /** Proposes a membership change; returns its log index. Throws ConfChangeRefusedError. */
   proposeConfChange(cc: ConfChange): number {
+    if (this.raft.state !== "leader") throw new NotLeaderError(this.raft.lead);
     this.raft.validateConfChange(cc);
     return this.raft.propose([{ term: 0, index: 0, type: EntryType.ConfChange, data: encodeConfChange(cc) }]);
   }
