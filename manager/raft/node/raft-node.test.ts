@@ -122,10 +122,6 @@ async function cluster(n: number, opts: Parameters<typeof startMember>[2] = {}):
   return ms;
 }
 
-function leaderOf(ms: Member[]): Member | undefined {
-  return ms.find((m) => live.includes(m) && m.node.isLeader());
-}
-
 describe("RaftNode", () => {
   it("replicates proposals to every member and resolves them with the state machine's result", async () => {
     const ms = await cluster(3);
