@@ -188,7 +188,8 @@ describe("RaftNode", () => {
     expect(to).toBe(2);
     await waitUntil(() => b.node.isLeader(), "member 2 to lead");
     await b.node.propose(enc.encode("after"));
-    await c.node.read();
+    // Reads from two followers at once: the leader must answer both (contexts differ by member).
+    await Promise.all([c.node.read(), a.node.read(), c.node.read()]);
     expect(c.sm.items).toEqual(["before", "after"]);
     await b.node.removeMember(3);
     expect(b.node.status().confState.voters).toEqual([1, 2]);

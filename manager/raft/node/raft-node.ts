@@ -225,8 +225,10 @@ export class RaftNode extends EventEmitter {
   read(): Promise<void> {
     if (this.stopped) return Promise.reject(new RaftStoppedError());
     const seq = ++this.readSeq;
-    const ctx = new Uint8Array(8);
-    new DataView(ctx.buffer).setBigUint64(0, BigInt(seq));
+    // Unique across members: the leader merges reads that share a context.
+    const ctx = new Uint8Array(16);
+    new DataView(ctx.buffer).setBigUint64(0, BigInt(this.id));
+    new DataView(ctx.buffer).setBigUint64(8, BigInt(seq));
     return new Promise<void>((resolve, reject) => {
       try {
         this.raw.readIndex(ctx);
@@ -590,7 +592,8 @@ export class RaftNode extends EventEmitter {
   }
 
   private onReadState(rs: ReadState): void {
-    const key = String(new DataView(rs.context.buffer, rs.context.byteOffset, rs.context.byteLength).getBigUint64(0));
+    if (rs.context.byteLength !== 16) return;
+    const key = String(new DataView(rs.context.buffer, rs.context.byteOffset, rs.context.byteLength).getBigUint64(8));
     const r = this.reads.get(key);
     if (r) r.index = rs.index;
   }
