@@ -109,6 +109,8 @@ export interface ClusterOptions {
   size: number;
   machine?: "set" | "hash";
   tickMs?: number;
+  /** Extra member flags, e.g. `--no-fast-failover`. */
+  flags?: string[];
 }
 
 /** A cluster of member processes with their own data dirs; `close()` removes everything. */
@@ -123,7 +125,7 @@ export class MemberCluster {
   static async start(o: ClusterOptions): Promise<MemberCluster> {
     const c = new MemberCluster(mkdtempSync(path.join(tmpdir(), "raft-cluster-")));
     try {
-      const extra = ["--machine", o.machine ?? "set", "--tick-ms", String(o.tickMs ?? 100)];
+      const extra = ["--machine", o.machine ?? "set", "--tick-ms", String(o.tickMs ?? 100), ...(o.flags ?? [])];
       for (let id = 1; id <= o.size; id++) {
         c.members.push(new MemberProcess(id, path.join(c.root, `m${id}`), await freePort(), extra));
       }

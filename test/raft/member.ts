@@ -1,7 +1,7 @@
 // One Raft member as its own process, for multi-process tests and benchmarks: loopback gRPC,
 // level on disk, a small state machine, and a JSON-lines control channel on stdin/stdout.
 //   node dist/test/raft/member.js --id 1 --dir D --port P [--bootstrap | --join 1=127.0.0.1:P]
-//     [--machine set|hash] [--tick-ms 100] [--sync-log]
+//     [--machine set|hash] [--tick-ms 100] [--no-fast-failover]
 import * as grpc from "@grpc/grpc-js";
 import { createHash } from "node:crypto";
 import { createInterface } from "node:readline";
@@ -18,6 +18,7 @@ const { values: args } = parseArgs({
     join: { type: "string", default: "" },
     machine: { type: "string", default: "set" },
     "tick-ms": { type: "string", default: "100" },
+    "no-fast-failover": { type: "boolean", default: false },
   },
 });
 
@@ -80,6 +81,7 @@ const node = await RaftNode.open(
     stateMachine: sm,
     clientCredentials: grpc.credentials.createInsecure(),
     tickMs: Number(args["tick-ms"]),
+    fastFailover: !args["no-fast-failover"],
   },
   init,
 );
