@@ -432,12 +432,6 @@ export class Raft {
     }
   }
 
-  /** Lets the election timer fire after at most `ticks` more ticks (used when the leader is known dead). */
-  expediteElection(ticks: number): void {
-    if (this.state !== StateType.Follower) return;
-    this.electionElapsed = Math.max(this.electionElapsed, this.randomizedElectionTimeout - ticks);
-  }
-
   // ---- elections ----
 
   private hup(kind: CampaignKind): void {

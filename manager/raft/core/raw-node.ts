@@ -104,10 +104,9 @@ export class RawNode {
     this.raft.step(message({ type: MessageType.SnapStatus, from: id, reject: !ok }));
   }
 
-  /** Told the leader is gone (e.g. its connection dropped): stop honouring its lease and campaign soon. */
-  leaderLost(withinTicks: number): void {
+  /** Told the leader is gone (its connection dropped): stop honouring its lease, so this member grants votes. */
+  forgetLeader(): void {
     this.raft.forgetLeader();
-    this.raft.expediteElection(withinTicks);
   }
 
   hasReady(): boolean {

@@ -1,12 +1,12 @@
 // The driver with real parts: members in one process, loopback gRPC, level on disk.
 import * as grpc from "@grpc/grpc-js";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { RaftTransport } from "../transport/index.js";
-import { AesGcmEncryptor } from "../storage/index.js";
+import { AesGcmEncryptor, RaftStorageCorruptionError } from "../storage/index.js";
 import { RaftNode } from "./raft-node.js";
 import type { StateMachine } from "./options.js";
 
@@ -211,5 +211,35 @@ describe("RaftNode", () => {
       code: "RAFT_INVALID_REQUEST",
       message: expect.stringContaining("fewer than a quorum"),
     });
+  });
+
+  it("streams a snapshot far larger than 4 MiB to a lagging member", async () => {
+    const ms = await cluster(3, { snapshotInterval: 8, keepEntries: 2 });
+    const leader = ms[0]!;
+    const lagging = ms[2]!;
+    await stopMember(lagging);
+    const big = "x".repeat(1024 * 1024);
+    for (let i = 0; i < 24; i++) await leader.node.propose(enc.encode(`${i}:${big}`));
+    expect(leader.node.status().snapshotIndex).toBeGreaterThan(20);
+    const back = await startMember(3, undefined, { dir: lagging.dir, port: lagging.port, snapshotInterval: 8, keepEntries: 2 });
+    await waitUntil(() => back.sm.items.length === 24, "the lagging member to install the 24 MiB snapshot", 60_000);
+    expect(back.sm.items.map((v) => v.slice(0, 3))).toEqual(leader.sm.items.map((v) => v.slice(0, 3)));
+    expect(back.node.status().transport.snapshotsReceived).toBe(1);
+  });
+
+  it("refuses to start on a corrupt snapshot, naming the file", async () => {
+    const ms = await cluster(1, { snapshotInterval: 5 });
+    const m = ms[0]!;
+    for (let i = 0; i < 12; i++) await m.node.propose(enc.encode(`v${i}`));
+    await stopMember(m);
+    const snapDir = path.join(m.dir, "snapshots");
+    const newest = readdirSync(snapDir).filter((f) => f.endsWith(".snap")).sort().at(-1)!;
+    const file = path.join(snapDir, newest);
+    const bytes = readFileSync(file);
+    bytes[bytes.length - 40]! ^= 0xff;
+    writeFileSync(file, bytes);
+    const err = await startMember(1, undefined, { dir: m.dir }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RaftStorageCorruptionError);
+    expect((err as Error).message).toContain(newest);
   });
 });

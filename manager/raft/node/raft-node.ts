@@ -376,9 +376,16 @@ export class RaftNode extends EventEmitter {
     if (this.stopped) return;
     this.raw.reportUnreachable(id);
     if (this.opts.fastFailover && id === this.lead && this.role === "follower" && !this.transport.isConnected(id)) {
-      // The connection to the leader broke (e.g. its process died): campaign within two ticks. Pre-vote
-      // keeps this harmless when the leader is in fact alive: members still hearing it refuse.
-      this.raw.leaderLost(2);
+      // The connection to the leader broke (e.g. its process died): forget its lease and campaign after
+      // a random delay under two ticks, so members that noticed together do not split the vote.
+      // Pre-vote keeps this harmless when the leader is in fact alive: members still hearing it refuse.
+      this.raw.forgetLeader();
+      const delay = Math.floor(Math.random() * 2 * this.opts.tickMs);
+      setTimeout(() => {
+        if (this.stopped || this.role !== "follower" || this.lead !== NONE) return;
+        this.raw.campaign();
+        this.schedule();
+      }, delay).unref();
     }
     this.schedule();
   }
