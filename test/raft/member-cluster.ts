@@ -2,11 +2,11 @@
 // stdin/stdout JSON-lines channel. Used by the multi-process tests and by `npm run bench:raft`.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { closedPort as freePort } from "../../manager/raft/transport/test-support.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The compiled member program: beside this file when running from dist/, else in dist/. */
@@ -14,16 +14,6 @@ const MEMBER_JS = here.includes(`${path.sep}dist${path.sep}`)
   ? path.join(here, "member.js")
   : path.resolve(here, "../../dist/test/raft/member.js");
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export type Reply = Record<string, unknown> & { error?: string; code?: string };
 

@@ -1,11 +1,11 @@
 // The driver with real parts: members in one process, loopback gRPC, level on disk.
 import * as grpc from "@grpc/grpc-js";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { RaftTransport } from "../transport/index.js";
+import { closedPort as freePort } from "../transport/test-support.js";
 import { AesGcmEncryptor, RaftStorageCorruptionError } from "../storage/index.js";
 import { RaftNode } from "./raft-node.js";
 import type { StateMachine } from "./options.js";
@@ -58,17 +58,6 @@ async function waitUntil(cond: () => boolean, what: string, ms = 20_000): Promis
 
 const key = new Uint8Array(32).fill(7);
 
-/** A port nobody listens on now, so a member knows its address before it opens. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function startMember(
   id: number,
