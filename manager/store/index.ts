@@ -6,3 +6,5 @@ export { StoreError, StoreErrorCode, isStoreError, notFound } from "./errors.js"
 export type { TableSchema } from "./table.js";
 export { Watch, type WatchOptions } from "./watch.js";
 export * from "./types.js";
+export { protoCodec } from "./proto-codec.js";
+export { SCHEMAS, LABEL_INDEX, stampMeta } from "./schemas.js";

@@ -94,7 +94,7 @@ export class StoreState {
       }
       const obj = a.object;
       obj.meta = { ...obj.meta, version: { index } };
-      if (old && old.meta?.createdAt !== undefined) obj.meta.createdAt = old.meta.createdAt;
+      if (old?.meta?.createdAtUnixMs) obj.meta.createdAtUnixMs = old.meta.createdAtUnixMs;
       t.put(obj);
       events.push(
         old

@@ -34,7 +34,7 @@ function newStore(maxTxBytes?: number): MemoryStore {
     ...(maxTxBytes ? { maxTxBytes } : {}),
     now: () => 1_000,
     stamp: (o, op, now) => {
-      o.meta = { ...o.meta, updatedAt: now, ...(op === "create" ? { createdAt: now } : {}) };
+      o.meta = { ...o.meta, updatedAtUnixMs: now, ...(op === "create" ? { createdAtUnixMs: now } : {}) };
     },
   });
   s.setProposer(new LocalProposer(s));
@@ -53,7 +53,7 @@ describe("MemoryStore", () => {
     });
     expect(v).toBe(1);
     const web = s.view((r) => r.get("service", "s1"))!;
-    expect(web.meta).toEqual({ version: { index: 1 }, createdAt: 1000, updatedAt: 1000 });
+    expect(web.meta).toEqual({ version: { index: 1 }, createdAtUnixMs: 1000, updatedAtUnixMs: 1000 });
     expect(s.view((r) => r.find("task", "service", "s1").map((t) => t.id))).toEqual(["t1"]);
     expect(s.view((r) => r.find("task", "slot", "s1/1").map((t) => t.id))).toEqual(["t1"]);
     expect(s.view((r) => r.find("service", "label", "tier=front").map((t) => t.id))).toEqual(["s1"]);

@@ -49,6 +49,13 @@ export class ReadView {
       const o = this.get(kind, byName);
       if (o) return o;
     }
+    if (t.schema.indexes?.["name"]) {
+      const named = t.find("name", ref).filter((o) => this.get(kind, o.id));
+      if (named.length === 1) return this.get(kind, named[0]!.id)!;
+      if (named.length > 1) {
+        throw new StoreError(StoreErrorCode.InvalidArgument, `${kind} name "${ref}" is ambiguous: ${named.length} ${kind}s have it; use an id`);
+      }
+    }
     const ids = t.idsWithPrefix(ref).filter((id) => this.get(kind, id));
     if (ids.length === 1) return this.get(kind, ids[0]!)!;
     if (ids.length > 1) {

@@ -12,8 +12,9 @@ export interface StoreObject {
 
 export interface ObjectMeta {
   version?: { index: number } | undefined;
-  createdAt?: unknown;
-  updatedAt?: unknown;
+  /** Set by the proposer when created, kept by every later update. */
+  createdAtUnixMs?: number;
+  updatedAtUnixMs?: number;
 }
 
 export const ActionOp = { Create: "create", Update: "update", Remove: "remove" } as const;
