@@ -1,6 +1,6 @@
 // `npm run bench:raft`: three voters as separate processes, loopback gRPC, level with synced writes,
 // 128-byte entries. Prints one JSON object per figure.
-import { MemberCluster, type MemberProcess } from "../../test/raft/member-cluster.js";
+import { MemberCluster, type MemberProcess } from "../../test/cluster/process-cluster.js";
 
 const ENTRY_BYTES = 128;
 const DURATION_MS = Number(process.env["BENCH_DURATION_MS"] ?? 10_000);

@@ -1,7 +1,7 @@
 // Three Raft members as separate processes on loopback gRPC with level on disk: kill -9 the leader
 // during a write load and restart it; nothing acknowledged is lost and the state machines agree.
 import { afterEach, expect, it } from "vitest";
-import { MemberCluster, type MemberProcess } from "./member-cluster.js";
+import { MemberCluster, type MemberProcess } from "../cluster/process-cluster.js";
 
 let cluster: MemberCluster | null = null;
 

@@ -1,4 +1,4 @@
-// Spawns Raft member processes (test/raft/member.ts, built into dist/) and talks to them over their
+// Spawns member processes (bare Raft members or managers, built into dist/) and talks to them over their
 // stdin/stdout JSON-lines channel. Used by the multi-process tests and by `npm run bench:raft`.
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -9,11 +9,22 @@ import { fileURLToPath } from "node:url";
 import { closedPort as freePort } from "../../manager/raft/transport/test-support.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-/** The compiled member program: beside this file when running from dist/, else in dist/. */
-const MEMBER_JS = here.includes(`${path.sep}dist${path.sep}`)
-  ? path.join(here, "member.js")
-  : path.resolve(here, "../../dist/test/raft/member.js");
+const inDist = here.includes(`${path.sep}dist${path.sep}`);
 
+/** A compiled test program under dist/test/, and the flag that gives it its member id. */
+export interface Program {
+  script: string;
+  idFlag: string;
+}
+
+function compiled(rel: string): string {
+  return inDist ? path.resolve(here, "..", rel) : path.resolve(here, "../../dist/test", rel);
+}
+
+/** test/raft/member.ts: one bare Raft member. */
+export const RAFT_MEMBER: Program = { script: compiled("raft/member.js"), idFlag: "--id" };
+/** test/manager/manager-process.ts: one manager (Raft, store, Control API). */
+export const MANAGER: Program = { script: compiled("manager/manager-process.js"), idFlag: "--raft-id" };
 
 export type Reply = Record<string, unknown> & { error?: string; code?: string };
 
@@ -29,6 +40,7 @@ export class MemberProcess {
     readonly dir: string,
     readonly port: number,
     private readonly extraArgs: string[],
+    private readonly program: Program = RAFT_MEMBER,
   ) {
     this.addr = `127.0.0.1:${port}`;
   }
@@ -43,8 +55,9 @@ export class MemberProcess {
 
   /** Starts the process and waits for it to listen. */
   async start(init: string[] = []): Promise<void> {
-    if (!existsSync(MEMBER_JS)) throw new Error(`${MEMBER_JS} is missing: run \`npm run build\` first`);
-    const child = spawn(process.execPath, [MEMBER_JS, "--id", String(this.id), "--dir", this.dir, "--port", String(this.port), ...init, ...this.extraArgs], {
+    const script = this.program.script;
+    if (!existsSync(script)) throw new Error(`${script} is missing: run \`npm run build\` first`);
+    const child = spawn(process.execPath, ["--expose-gc", script, this.program.idFlag, String(this.id), "--dir", this.dir, "--port", String(this.port), ...init, ...this.extraArgs], {
       stdio: ["pipe", "pipe", "inherit"],
     });
     this.child = child;
@@ -97,6 +110,8 @@ export class MemberProcess {
 
 export interface ClusterOptions {
   size: number;
+  /** The program each member runs (default: a bare Raft member). */
+  program?: Program;
   machine?: "set" | "hash";
   tickMs?: number;
   /** Extra member flags, e.g. `--no-fast-failover`. */
@@ -115,9 +130,15 @@ export class MemberCluster {
   static async start(o: ClusterOptions): Promise<MemberCluster> {
     const c = new MemberCluster(mkdtempSync(path.join(tmpdir(), "raft-cluster-")));
     try {
-      const extra = ["--machine", o.machine ?? "set", "--tick-ms", String(o.tickMs ?? 100), ...(o.flags ?? [])];
+      const program = o.program ?? RAFT_MEMBER;
+      const extra = [
+        ...(program === RAFT_MEMBER ? ["--machine", o.machine ?? "set"] : []),
+        "--tick-ms",
+        String(o.tickMs ?? 100),
+        ...(o.flags ?? []),
+      ];
       for (let id = 1; id <= o.size; id++) {
-        c.members.push(new MemberProcess(id, path.join(c.root, `m${id}`), await freePort(), extra));
+        c.members.push(new MemberProcess(id, path.join(c.root, `m${id}`), await freePort(), extra, program));
       }
       const first = c.members[0]!;
       await first.start(["--bootstrap"]);

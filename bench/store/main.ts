@@ -1,0 +1,123 @@
+// `npm run bench:store`: three managers as separate processes (Raft, store and Control API on
+// loopback gRPC, synced level). Prints one JSON object per figure.
+import * as grpc from "@grpc/grpc-js";
+import { ControlClient, type WatchMessage } from "../../proto/gen/control.js";
+import { ServiceSpec } from "../../proto/gen/specs.js";
+import { MANAGER, MemberCluster, type MemberProcess } from "../../test/cluster/process-cluster.js";
+
+const DURATION_MS = Number(process.env["BENCH_DURATION_MS"] ?? 10_000);
+const SERVICES = Number(process.env["BENCH_SERVICES"] ?? 10_000);
+const TASKS_PER_SERVICE = Number(process.env["BENCH_TASKS_PER_SERVICE"] ?? 10);
+const common = { bench: "store", managers: 3, transport: "grpc-loopback", storage: "level-sync" };
+
+function print(metric: string, value: number, unit: string, conditions: Record<string, unknown>): void {
+  console.log(JSON.stringify({ ...common, metric, value: Math.round(value * 100) / 100, unit, ...conditions }));
+}
+
+function spec(name: string): ServiceSpec {
+  return ServiceSpec.fromPartial({
+    annotations: { name, labels: { bench: "1" } },
+    mode: { $case: "replicated", replicated: { replicas: 1 } },
+    task: { runtime: { $case: "container", container: { image: "busybox:latest", args: ["sleep", "1000"] } } },
+  });
+}
+
+function create(c: ControlClient, name: string): Promise<grpc.ServiceError | null> {
+  return new Promise((resolve) => c.createService({ spec: spec(name) }, (err) => resolve(err)));
+}
+
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+}
+
+async function writes(leader: MemberProcess): Promise<void> {
+  const c = new ControlClient(leader.addr, grpc.credentials.createInsecure());
+  let committed = 0;
+  let errors = 0;
+  let seq = 0;
+  const end = performance.now() + DURATION_MS;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (performance.now() < end) {
+        const err = await create(c, `w-${++seq}`);
+        if (err) errors++;
+        else committed++;
+      }
+    }),
+  );
+  const elapsed = performance.now() - started;
+  c.close();
+  print("control_writes_per_s", (committed / elapsed) * 1000, "1/s", { concurrency: 64, duration_s: DURATION_MS / 1000, errors, rpc: "CreateService" });
+}
+
+/** Creates at a steady rate through the leader; a follower's watch timestamps each event's arrival. */
+async function watchLatency(leader: MemberProcess, follower: MemberProcess): Promise<void> {
+  const writer = new ControlClient(leader.addr, grpc.credentials.createInsecure());
+  const watcher = new ControlClient(follower.addr, grpc.credentials.createInsecure());
+  const sentAt = new Map<string, number>();
+  const latencies: number[] = [];
+  const stream = watcher.watch({ kinds: ["service"], includeOldObject: false } as never);
+  stream.on("data", (m: WatchMessage) => {
+    const now = performance.now();
+    for (const e of m.events) {
+      const o = e.object?.object;
+      const name = o?.$case === "service" ? o.service.spec?.annotations?.name : undefined;
+      const t = name ? sentAt.get(name) : undefined;
+      if (t !== undefined) latencies.push(now - t);
+    }
+  });
+  stream.on("error", () => undefined);
+  await new Promise((r) => setTimeout(r, 500));
+  const rate = 200;
+  const end = performance.now() + DURATION_MS;
+  let n = 0;
+  const inflight: Promise<unknown>[] = [];
+  while (performance.now() < end) {
+    const name = `lat-${++n}`;
+    sentAt.set(name, performance.now());
+    inflight.push(create(writer, name));
+    await new Promise((r) => setTimeout(r, 1000 / rate));
+  }
+  await Promise.all(inflight);
+  await new Promise((r) => setTimeout(r, 500));
+  stream.cancel();
+  writer.close();
+  watcher.close();
+  latencies.sort((a, b) => a - b);
+  const cond = { offered_per_s: rate, watched_on: "follower", events: latencies.length, sent: n, measured: "CreateService call start to event arrival" };
+  print("watch_event_latency_p50_ms", quantile(latencies, 0.5), "ms", cond);
+  print("watch_event_latency_p99_ms", quantile(latencies, 0.99), "ms", cond);
+}
+
+async function bulk(leader: MemberProcess, cluster: MemberCluster): Promise<void> {
+  const p = await leader.request("populate", { services: SERVICES, tasksPerService: TASKS_PER_SERVICE });
+  if (p.error) throw new Error(String(p.error));
+  const cond = { services: SERVICES, tasks: SERVICES * TASKS_PER_SERVICE };
+  print("populate_s", Number(p["ms"]) / 1000, "s", { ...cond, via: "store.batch on the leader, 64 in flight" });
+  await cluster.waitFor(async () => {
+    const counts = await Promise.all(cluster.members.map((m) => m.request("count")));
+    return counts.every((c) => Number(c["tasks"]) >= SERVICES * TASKS_PER_SERVICE);
+  }, "every manager to hold the bulk state", 300_000);
+  const sr = await leader.request("snapshot-restore");
+  print("snapshot_restore_s", (Number(sr["encodeMs"]) + Number(sr["restoreMs"])) / 1000, "s", {
+    ...cond,
+    snapshot_mb: Math.round(Number(sr["bytes"]) / 1048576),
+    encode_s: Math.round(Number(sr["encodeMs"])) / 1000,
+    restore_s: Math.round(Number(sr["restoreMs"])) / 1000,
+  });
+  const rss = await leader.request("rss");
+  print("leader_rss_mb", Number(rss["rssBytes"]) / 1048576, "MB", { ...cond, heap_mb: Math.round(Number(rss["heapBytes"]) / 1048576) });
+}
+
+const cluster = await MemberCluster.start({ size: 3, program: MANAGER });
+try {
+  let leader: MemberProcess | null = null;
+  await cluster.waitFor(async () => (leader = await cluster.leader()) !== null, "a leader");
+  const l = leader as unknown as MemberProcess;
+  await writes(l);
+  await watchLatency(l, cluster.members.find((m) => m !== l)!);
+  await bulk(l, cluster);
+} finally {
+  await cluster.close();
+}

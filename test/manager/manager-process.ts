@@ -1,0 +1,134 @@
+// One manager as its own process, for multi-process tests and `bench:store`: Raft and the Control
+// API on one gRPC server (insecure loopback credentials until the security issue), and a JSON-lines
+// channel on stdin/stdout for what the test drives from outside (membership, figures, bulk load).
+//   node dist/test/manager/manager-process.js --raft-id 1 --dir D --port P [--bootstrap | --join 1=ADDR]
+import * as grpc from "@grpc/grpc-js";
+import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
+import { Service, Task } from "../../proto/gen/objects.js";
+import { ControlService, addControlService } from "../../manager/controlapi/index.js";
+import { Manager } from "../../manager/manager.js";
+import { MemoryStore, SCHEMAS, protoCodec, stampMeta, type StoreObject } from "../../manager/store/index.js";
+
+const { values: args } = parseArgs({
+  options: {
+    "raft-id": { type: "string" },
+    dir: { type: "string" },
+    port: { type: "string" },
+    bootstrap: { type: "boolean", default: false },
+    join: { type: "string", default: "" },
+    "tick-ms": { type: "string", default: "100" },
+  },
+});
+
+const raftId = Number(args["raft-id"]);
+const addr = `127.0.0.1:${args.port}`;
+const init = args.bootstrap
+  ? { bootstrap: { addr } }
+  : {
+      join: {
+        members: args.join
+          .split(",")
+          .filter(Boolean)
+          .map((p) => ({ id: Number(p.split("=")[0]), addr: p.split("=")[1]! })),
+      },
+    };
+
+function out(msg: object): void {
+  process.stdout.write(JSON.stringify(msg) + "\n");
+}
+
+const creds = grpc.credentials.createInsecure();
+const mgr = await Manager.open(
+  { raftId, clusterId: "test-cluster", dataDir: args.dir!, clientCredentials: creds, tickMs: Number(args["tick-ms"]) },
+  init,
+);
+const server = new grpc.Server(mgr.raft.transport.serverOptions());
+mgr.raft.transport.addTo(server);
+addControlService(server, new ControlService({ store: mgr.store }), {
+  isLeader: () => mgr.isLeader(),
+  leaderAddr: () => mgr.raft.leader().addr,
+  clientCredentials: creds,
+});
+await new Promise<void>((resolve, reject) =>
+  server.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+);
+mgr.raft.on("fatal", (e: Error) => {
+  out({ event: "fatal", error: e.message });
+  process.exit(3);
+});
+mgr.start();
+out({ event: "ready", raftId, addr });
+
+/** Bulk state for benchmarks: services and their tasks written straight to the store, as orchestrators do. */
+async function populate(services: number, tasksPerService: number): Promise<object> {
+  const t0 = performance.now();
+  const id = (p: string, n: number): string => p + n.toString(36).padStart(22, "0");
+  const spec = (i: number) => ({
+    annotations: { name: `bulk${i}`, labels: { app: `a${i % 10}` } },
+    mode: { $case: "replicated" as const, replicated: { replicas: tasksPerService } },
+    task: { runtime: { $case: "container" as const, container: { image: "busybox:latest", args: ["sh", "-c", "sleep 1000"], env: ["A=1"] } } },
+  });
+  const r = await mgr.store.batch((b) => {
+    for (let i = 0; i < services; i++) {
+      b.update((tx) => {
+        const s = Service.fromPartial({ id: id("svc", i), spec: spec(i) });
+        tx.create("service", s as unknown as StoreObject);
+        for (let k = 1; k <= tasksPerService; k++) {
+          const t = Task.fromPartial({ id: id("tsk", i * tasksPerService + k), serviceId: s.id, slot: k, nodeId: `node${k % 5}`, desiredState: 512, spec: s.spec?.task, status: { state: 512, message: "started" } });
+          tx.create("task", t as unknown as StoreObject);
+        }
+      });
+    }
+  }, 64);
+  return { committed: r.committed, failed: r.failed.length, ms: performance.now() - t0 };
+}
+
+/** Encodes the whole store as a snapshot and restores it into a fresh store. */
+function snapshotRestore(): object {
+  const t0 = performance.now();
+  const data = mgr.store.snapshot();
+  const t1 = performance.now();
+  const copy = new MemoryStore({ codec: protoCodec, schemas: SCHEMAS, stamp: stampMeta });
+  copy.restore(data, mgr.store.version);
+  const t2 = performance.now();
+  return { bytes: data.length, encodeMs: t1 - t0, restoreMs: t2 - t1, tasks: copy.view((r) => r.count("task")) };
+}
+
+async function handle(req: { op: string; [k: string]: unknown }): Promise<object> {
+  switch (req.op) {
+    case "status": {
+      const s = mgr.status();
+      return { state: s.state, lead: s.lead, term: s.term, commit: s.commit, applied: s.applied, voters: s.confState.voters, storeVersion: s.storeVersion };
+    }
+    case "add":
+      await mgr.raft.addMember(Number(req["id"]), String(req["addr"]));
+      return { ok: true };
+    case "count":
+      return { services: mgr.store.view((r) => r.count("service")), tasks: mgr.store.view((r) => r.count("task")) };
+    case "rss":
+      globalThis.gc?.();
+      return { rssBytes: process.memoryUsage().rss, heapBytes: process.memoryUsage().heapUsed };
+    case "populate":
+      return populate(Number(req["services"]), Number(req["tasksPerService"]));
+    case "snapshot-restore":
+      return snapshotRestore();
+    default:
+      throw new Error(`unknown op ${req.op}`);
+  }
+}
+
+const rl = createInterface({ input: process.stdin });
+rl.on("line", (line) => {
+  const req = JSON.parse(line) as { rid: number; op: string };
+  handle(req).then(
+    (r) => out({ rid: req.rid, ...r }),
+    (e: unknown) => out({ rid: req.rid, error: (e as Error).message, code: (e as { code?: string }).code ?? "" }),
+  );
+});
+rl.on("close", () => {
+  void mgr.stop().then(() => {
+    server.forceShutdown();
+    process.exit(0);
+  });
+});
