@@ -94,11 +94,19 @@ async function bulk(leader: MemberProcess, cluster: MemberCluster): Promise<void
   const p = await leader.request("populate", { services: SERVICES, tasksPerService: TASKS_PER_SERVICE });
   if (p.error) throw new Error(String(p.error));
   const cond = { services: SERVICES, tasks: SERVICES * TASKS_PER_SERVICE };
+  if (Number(p["failed"]) > 0) throw new Error(`populate: ${String(p["failed"])} of ${SERVICES} transactions failed`);
   print("populate_s", Number(p["ms"]) / 1000, "s", { ...cond, via: "store.batch on the leader, 64 in flight" });
-  await cluster.waitFor(async () => {
-    const counts = await Promise.all(cluster.members.map((m) => m.request("count")));
-    return counts.every((c) => Number(c["tasks"]) >= SERVICES * TASKS_PER_SERVICE);
-  }, "every manager to hold the bulk state", 300_000);
+  let counts: Record<string, unknown>[] = [];
+  await cluster
+    .waitFor(async () => {
+      counts = await Promise.all(cluster.members.map((m) => m.request("count")));
+      return counts.every((c) => Number(c["tasks"]) >= SERVICES * TASKS_PER_SERVICE);
+    }, "every manager to hold the bulk state", 120_000)
+    .catch((e: Error) => {
+      throw new Error(`${e.message}: ${JSON.stringify(counts)}`);
+    });
+  const rss = await leader.request("rss");
+  print("leader_rss_mb", Number(rss["rssBytes"]) / 1048576, "MB", { ...cond, measured: "after 1 s idle and two full GCs", heap_mb: Math.round(Number(rss["heapBytes"]) / 1048576), heap_total_mb: Math.round(Number(rss["heapTotal"]) / 1048576), external_mb: Math.round(Number(rss["external"]) / 1048576), array_buffers_mb: Math.round(Number(rss["arrayBuffers"]) / 1048576), raft: rss["raft"] });
   const sr = await leader.request("snapshot-restore");
   print("snapshot_restore_s", (Number(sr["encodeMs"]) + Number(sr["restoreMs"])) / 1000, "s", {
     ...cond,
@@ -106,8 +114,6 @@ async function bulk(leader: MemberProcess, cluster: MemberCluster): Promise<void
     encode_s: Math.round(Number(sr["encodeMs"])) / 1000,
     restore_s: Math.round(Number(sr["restoreMs"])) / 1000,
   });
-  const rss = await leader.request("rss");
-  print("leader_rss_mb", Number(rss["rssBytes"]) / 1048576, "MB", { ...cond, heap_mb: Math.round(Number(rss["heapBytes"]) / 1048576) });
 }
 
 const cluster = await MemberCluster.start({ size: 3, program: MANAGER });

@@ -88,4 +88,22 @@ describe("store with the protobuf object model", () => {
     expect(later.view((r) => r.find("service", "label", "tier=back").length)).toBe(1);
     expect(later.view((r) => r.find("service", "label", "tier=front").length)).toBe(0);
   });
+
+  it("encodes a snapshot in the background to exactly the bytes of the blocking encoder", async () => {
+    const s = newStore();
+    await s.batch((b) => {
+      for (let i = 0; i < 1200; i++) b.update((tx) => tx.create("task", Task.fromPartial({ id: `t${i}`, serviceId: "svc1", slot: i + 1 }) as unknown as StoreObject));
+      b.update((tx) => tx.create("service", web() as unknown as StoreObject));
+      b.update((tx) => tx.create("node", { id: "n1" }));
+    });
+    const captured = s.snapshotAsync();
+    await s.update((tx) => tx.create("node", { id: "n2" })); // after the capture: not in that snapshot
+    const background = await captured;
+    const copy = newStore();
+    copy.restore(background, s.version);
+    expect(copy.view((r) => r.count("node"))).toBe(1);
+    expect(copy.view((r) => r.count("task"))).toBe(1200);
+    await s.update((tx) => tx.remove("node", "n2"));
+    expect(Buffer.from(await s.snapshotAsync()).equals(Buffer.from(s.snapshot()))).toBe(true);
+  });
 });

@@ -44,6 +44,39 @@ const TABLE_FIELDS: Record<Kind, keyof Omit<StoreSnapshot, "version">> = {
   cluster: "clusters",
 };
 
+const ENCODERS: Record<Kind, (o: StoreObject) => Uint8Array> = {
+  node: (o) => Node.encode(o as unknown as Node).finish(),
+  service: (o) => Service.encode(o as unknown as Service).finish(),
+  task: (o) => Task.encode(o as unknown as Task).finish(),
+  network: (o) => Network.encode(o as unknown as Network).finish(),
+  secret: (o) => Secret.encode(o as unknown as Secret).finish(),
+  config: (o) => Config.encode(o as unknown as Config).finish(),
+  cluster: (o) => Cluster.encode(o as unknown as Cluster).finish(),
+};
+
+/** StoreSnapshot field numbers, in the order protobufjs writes them. */
+const FIELD_NUMBERS: [Kind, number][] = [
+  ["node", 2],
+  ["service", 3],
+  ["task", 4],
+  ["network", 5],
+  ["secret", 6],
+  ["config", 7],
+  ["cluster", 8],
+];
+
+function varint(n: number): Uint8Array {
+  const out: number[] = [];
+  while (n > 127) {
+    out.push((n % 128) | 128);
+    n = Math.floor(n / 128);
+  }
+  out.push(n);
+  return Uint8Array.from(out);
+}
+
+const SLICE = 512;
+
 export const protoCodec: StoreCodec = {
   encodeTx(tx: TxRecord): Uint8Array {
     return StoreActionBatch.encode({ actions: tx.actions.map(toPb) }).finish();
@@ -57,6 +90,20 @@ export const protoCodec: StoreCodec = {
       (pb[field] as StoreObject[]) = s.tables[kind] ?? [];
     }
     return StoreSnapshot.encode(pb).finish();
+  },
+  async encodeSnapshotAsync(s: SnapshotRecord): Promise<Uint8Array> {
+    const parts: Uint8Array[] = [];
+    if (s.version) parts.push(Uint8Array.of(0x08), varint(s.version));
+    let n = 0;
+    for (const [kind, field] of FIELD_NUMBERS) {
+      const key = varint((field << 3) | 2);
+      for (const o of s.tables[kind] ?? []) {
+        const bytes = ENCODERS[kind](FROM_PARTIAL[kind](o));
+        parts.push(key, varint(bytes.length), bytes);
+        if (++n % SLICE === 0) await new Promise((r) => setImmediate(r));
+      }
+    }
+    return Buffer.concat(parts);
   },
   decodeSnapshot(data: Uint8Array): SnapshotRecord {
     const pb = StoreSnapshot.decode(data);

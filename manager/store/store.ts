@@ -222,6 +222,15 @@ export class MemoryStore {
     return this.codec.encodeSnapshot(this.state.snapshot());
   }
 
+  /**
+   * A snapshot of the state as it is now, encoded without blocking: the tables are captured at once
+   * (applied objects are never changed in place), then encoded in slices while the store moves on.
+   */
+  snapshotAsync(): Promise<Uint8Array> {
+    const captured = this.state.snapshot();
+    return this.codec.encodeSnapshotAsync ? this.codec.encodeSnapshotAsync(captured) : Promise.resolve(this.codec.encodeSnapshot(captured));
+  }
+
   restore(data: Uint8Array, index: number): void {
     if (data.length === 0) {
       this.state.restore({ version: index, tables: {} }, index);

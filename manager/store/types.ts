@@ -47,6 +47,8 @@ export interface StoreCodec {
   decodeTx(data: Uint8Array): TxRecord;
   encodeSnapshot(s: SnapshotRecord): Uint8Array;
   decodeSnapshot(data: Uint8Array): SnapshotRecord;
+  /** The same bytes as encodeSnapshot, produced in slices that yield to the event loop. */
+  encodeSnapshotAsync?(s: SnapshotRecord): Promise<Uint8Array>;
 }
 
 /** A change as watchers see it, after it is applied. */

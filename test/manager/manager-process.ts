@@ -108,7 +108,9 @@ async function handle(req: { op: string; [k: string]: unknown }): Promise<object
       return { services: mgr.store.view((r) => r.count("service")), tasks: mgr.store.view((r) => r.count("task")) };
     case "rss":
       globalThis.gc?.();
-      return { rssBytes: process.memoryUsage().rss, heapBytes: process.memoryUsage().heapUsed };
+      await new Promise((r) => setTimeout(r, 1000));
+      globalThis.gc?.();
+      return { ...process.memoryUsage(), rssBytes: process.memoryUsage().rss, heapBytes: process.memoryUsage().heapUsed, raft: { snapshotIndex: mgr.raft.status().snapshotIndex, lastIndex: mgr.raft.status().lastIndex } };
     case "populate":
       return populate(Number(req["services"]), Number(req["tasksPerService"]));
     case "snapshot-restore":

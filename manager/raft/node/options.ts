@@ -10,6 +10,11 @@ export interface StateMachine {
   apply(data: Uint8Array, index: number): unknown;
   /** The whole state, for a snapshot at the last applied index. */
   snapshot(): Uint8Array;
+  /**
+   * Optional: the state at the last applied index, captured when called and encoded without blocking
+   * (periodic snapshots then do not stall the log). Later applies must not change what was captured.
+   */
+  snapshotAsync?(): Promise<Uint8Array>;
   /** Replaces the whole state with a snapshot's. */
   restore(data: Uint8Array, index: number): void;
 }

@@ -107,6 +107,8 @@ export class RaftNode extends EventEmitter {
   private stopped = false;
   private removed = false;
   private readonly latency = new LatencyWindow();
+  private snapshotting = false;
+  private snapshotDone: Promise<void> = Promise.resolve();
   private applied = 0;
   private failed = 0;
 
@@ -614,21 +616,46 @@ export class RaftNode extends EventEmitter {
   }
 
   private async maybeSnapshot(): Promise<void> {
-    if (this.appliedIndex - this.snapshotIndex < this.opts.snapshotInterval) return;
+    if (this.snapshotting || this.appliedIndex - this.snapshotIndex < this.opts.snapshotInterval) return;
     if (this.appliedIndex > this.mem.lastIndex()) return;
-    const data = wrapSnapshot(
-      [...this.members].map(([id, addr]) => ({ id, addr })),
-      this.opts.stateMachine.snapshot(),
-    );
-    const snap = this.mem.createSnapshot(this.appliedIndex, this.confState, data);
-    await this.storage.saveSnapshot(snap);
-    this.snapshotIndex = snap.meta.index;
-    const compactTo = snap.meta.index - this.opts.keepEntries;
+    const index = this.appliedIndex;
+    const confState = { voters: [...this.confState.voters], learners: [...this.confState.learners] };
+    const members = [...this.members].map(([id, addr]) => ({ id, addr }));
+    const sm = this.opts.stateMachine;
+    if (!sm.snapshotAsync) {
+      await this.recordSnapshot(index, confState, members, sm.snapshot());
+      return;
+    }
+    // Encode in the background; the Ready loop keeps committing and applying meanwhile.
+    this.snapshotting = true;
+    this.snapshotDone = sm
+      .snapshotAsync()
+      .then((app) => this.recordSnapshot(index, confState, members, app))
+      .catch((e: unknown) => this.fatal(e))
+      .finally(() => {
+        this.snapshotting = false;
+      });
+  }
+
+  private async recordSnapshot(index: number, confState: ConfState, members: Member[], app: Uint8Array): Promise<void> {
+    // A snapshot from the leader may have replaced the log while this one was being encoded.
+    if (this.stopped || index <= this.mem.snapshot().meta.index || index > this.mem.lastIndex() || index < this.mem.firstIndex() - 1) {
+      return;
+    }
+    const snap = this.mem.createSnapshot(index, confState, wrapSnapshot(members, app));
+    try {
+      await this.storage.saveSnapshot(snap);
+    } catch (e) {
+      if ((e as { code?: string }).code === "RAFT_STORAGE_INVALID_SNAPSHOT") return; // overtaken by a newer one on disk
+      throw e;
+    }
+    this.snapshotIndex = Math.max(this.snapshotIndex, index);
+    const compactTo = index - this.opts.keepEntries;
     if (compactTo >= this.mem.firstIndex()) {
       this.mem.compact(compactTo);
       await this.storage.compact(compactTo);
     }
-    this.emit("snapshot", snap.meta.index);
+    this.emit("snapshot", index);
   }
 
   // ---- errors and shutdown ----
@@ -664,6 +691,7 @@ export class RaftNode extends EventEmitter {
     this.reads.clear();
     this.transport.close();
     await this.loopDone.catch(() => undefined);
+    await this.snapshotDone.catch(() => undefined);
     await this.storage.close();
     this.emit("stopped");
   }
