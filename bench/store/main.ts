@@ -52,7 +52,7 @@ async function writes(leader: MemberProcess): Promise<void> {
 }
 
 /** Creates at a steady rate through the leader; a follower's watch timestamps each event's arrival. */
-async function watchLatency(leader: MemberProcess, follower: MemberProcess): Promise<void> {
+async function watchLatency(cluster: MemberCluster, leader: MemberProcess, follower: MemberProcess): Promise<void> {
   const writer = new ControlClient(leader.addr, grpc.credentials.createInsecure());
   const watcher = new ControlClient(follower.addr, grpc.credentials.createInsecure());
   const sentAt = new Map<string, number>();
@@ -69,6 +69,7 @@ async function watchLatency(leader: MemberProcess, follower: MemberProcess): Pro
   });
   stream.on("error", () => undefined);
   await new Promise((r) => setTimeout(r, 500));
+  for (const m of cluster.members) await m.request("loop-delay");
   const rate = 200;
   const end = performance.now() + DURATION_MS;
   let n = 0;
@@ -85,7 +86,10 @@ async function watchLatency(leader: MemberProcess, follower: MemberProcess): Pro
   writer.close();
   watcher.close();
   latencies.sort((a, b) => a - b);
-  const cond = { offered_per_s: rate, watched_on: "follower", events: latencies.length, sent: n, measured: "CreateService call start to event arrival" };
+  const stalls = await Promise.all(cluster.members.map((m) => m.request("loop-delay")));
+  const cond = {
+    loop_delay_max_ms: stalls.map((s) => Math.round(Number(s["maxMs"]))),
+    snapshots_during: stalls.map((s) => s["snapshots"]), offered_per_s: rate, watched_on: "follower", events: latencies.length, sent: n, measured: "CreateService call start to event arrival" };
   print("watch_event_latency_p50_ms", quantile(latencies, 0.5), "ms", cond);
   print("watch_event_latency_p99_ms", quantile(latencies, 0.99), "ms", cond);
 }
@@ -122,7 +126,7 @@ try {
   await cluster.waitFor(async () => (leader = await cluster.leader()) !== null, "a leader");
   const l = leader as unknown as MemberProcess;
   await writes(l);
-  await watchLatency(l, cluster.members.find((m) => m !== l)!);
+  await watchLatency(cluster, l, cluster.members.find((m) => m !== l)!);
   await bulk(l, cluster);
 } finally {
   await cluster.close();

@@ -57,7 +57,9 @@ export class MemberProcess {
   async start(init: string[] = []): Promise<void> {
     const script = this.program.script;
     if (!existsSync(script)) throw new Error(`${script} is missing: run \`npm run build\` first`);
-    const child = spawn(process.execPath, ["--expose-gc", script, this.program.idFlag, String(this.id), "--dir", this.dir, "--port", String(this.port), ...init, ...this.extraArgs], {
+    // MEMBER_NODE_FLAGS adds node flags (e.g. --trace-gc); their output lines are passed to stderr.
+    const nodeFlags = (process.env["MEMBER_NODE_FLAGS"] ?? "").split(" ").filter(Boolean);
+    const child = spawn(process.execPath, ["--expose-gc", ...nodeFlags, script, this.program.idFlag, String(this.id), "--dir", this.dir, "--port", String(this.port), ...init, ...this.extraArgs], {
       stdio: ["pipe", "pipe", "inherit"],
     });
     this.child = child;
@@ -70,6 +72,10 @@ export class MemberProcess {
     const ready = new Promise<void>((resolve, reject) => {
       child.once("exit", (code) => reject(new Error(`member ${this.id} exited with code ${code} before it was ready`)));
       createInterface({ input: child.stdout! }).on("line", (line) => {
+        if (!line.startsWith("{")) {
+          process.stderr.write(`[member ${this.id}] ${line}\n`);
+          return;
+        }
         const msg = JSON.parse(line) as Reply & { rid?: number; event?: string };
         if (msg.event === "ready") resolve();
         if (msg.rid !== undefined) {

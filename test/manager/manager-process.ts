@@ -4,6 +4,7 @@
 //   node dist/test/manager/manager-process.js --raft-id 1 --dir D --port P [--bootstrap | --join 1=ADDR]
 import * as grpc from "@grpc/grpc-js";
 import { createInterface } from "node:readline";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { Service, Task } from "../../proto/gen/objects.js";
 import { ControlService, addControlService } from "../../manager/controlapi/index.js";
@@ -59,6 +60,10 @@ mgr.raft.on("fatal", (e: Error) => {
 });
 mgr.start();
 out({ event: "ready", raftId, addr });
+const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+loopDelay.enable();
+const snapshotsAt: number[] = [];
+mgr.raft.on("snapshot", (index: number) => snapshotsAt.push(index));
 
 /** Bulk state for benchmarks: services and their tasks written straight to the store, as orchestrators do. */
 async function populate(services: number, tasksPerService: number): Promise<object> {
@@ -115,6 +120,12 @@ async function handle(req: { op: string; [k: string]: unknown }): Promise<object
       return populate(Number(req["services"]), Number(req["tasksPerService"]));
     case "snapshot-restore":
       return snapshotRestore();
+    case "loop-delay": {
+      // The worst event-loop stalls since the last call, and the snapshots taken meanwhile.
+      const r = { maxMs: loopDelay.max / 1e6, p99Ms: loopDelay.percentile(99) / 1e6, snapshots: snapshotsAt.splice(0) };
+      loopDelay.reset();
+      return r;
+    }
     default:
       throw new Error(`unknown op ${req.op}`);
   }
