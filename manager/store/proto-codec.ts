@@ -98,7 +98,8 @@ export const protoCodec: StoreCodec = {
     for (const [kind, field] of FIELD_NUMBERS) {
       const key = varint((field << 3) | 2);
       for (const o of s.tables[kind] ?? []) {
-        const bytes = ENCODERS[kind](FROM_PARTIAL[kind](o));
+        // Applied objects are complete messages (decoded from a transaction or snapshot): no copy needed.
+        const bytes = ENCODERS[kind](o);
         parts.push(key, varint(bytes.length), bytes);
         if (++n % SLICE === 0) await new Promise((r) => setImmediate(r));
       }
