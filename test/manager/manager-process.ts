@@ -3,13 +3,13 @@
 // channel on stdin/stdout for what the test drives from outside (membership, figures, bulk load).
 //   node dist/test/manager/manager-process.js --raft-id 1 --dir D --port P [--bootstrap | --join 1=ADDR]
 import * as grpc from "@grpc/grpc-js";
-import { createInterface } from "node:readline";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { Service, Task } from "../../proto/gen/objects.js";
 import { ControlService, addControlService } from "../../manager/controlapi/index.js";
 import { Manager } from "../../manager/manager.js";
 import { MemoryStore, SCHEMAS, protoCodec, stampMeta, type StoreObject } from "../../manager/store/index.js";
+import { send, serveChannel, type ChannelRequest } from "../cluster/control-channel.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -35,9 +35,6 @@ const init = args.bootstrap
       },
     };
 
-function out(msg: object): void {
-  process.stdout.write(JSON.stringify(msg) + "\n");
-}
 
 const creds = grpc.credentials.createInsecure();
 const mgr = await Manager.open(
@@ -55,11 +52,11 @@ await new Promise<void>((resolve, reject) =>
   server.bindAsync(addr, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
 );
 mgr.raft.on("fatal", (e: Error) => {
-  out({ event: "fatal", error: e.message });
+  send({ event: "fatal", error: e.message });
   process.exit(3);
 });
 mgr.start();
-out({ event: "ready", raftId, addr });
+send({ event: "ready", raftId, addr });
 const loopDelay = monitorEventLoopDelay({ resolution: 5 });
 loopDelay.enable();
 const snapshotsAt: number[] = [];
@@ -100,7 +97,7 @@ function snapshotRestore(): object {
   return { bytes: data.length, encodeMs: t1 - t0, restoreMs: t2 - t1, tasks: copy.view((r) => r.count("task")) };
 }
 
-async function handle(req: { op: string; [k: string]: unknown }): Promise<object> {
+async function handle(req: ChannelRequest): Promise<object> {
   switch (req.op) {
     case "status": {
       const s = mgr.status();
@@ -131,17 +128,7 @@ async function handle(req: { op: string; [k: string]: unknown }): Promise<object
   }
 }
 
-const rl = createInterface({ input: process.stdin });
-rl.on("line", (line) => {
-  const req = JSON.parse(line) as { rid: number; op: string };
-  handle(req).then(
-    (r) => out({ rid: req.rid, ...r }),
-    (e: unknown) => out({ rid: req.rid, error: (e as Error).message, code: (e as { code?: string }).code ?? "" }),
-  );
-});
-rl.on("close", () => {
-  void mgr.stop().then(() => {
-    server.forceShutdown();
-    process.exit(0);
-  });
+serveChannel(handle, async () => {
+  await mgr.stop();
+  server.forceShutdown();
 });

@@ -4,10 +4,10 @@
 //     [--machine set|hash] [--tick-ms 100] [--no-fast-failover]
 import * as grpc from "@grpc/grpc-js";
 import { createHash } from "node:crypto";
-import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { RaftNode, type StateMachine } from "../../manager/raft/node/index.js";
 import { RaftTransport } from "../../manager/raft/transport/index.js";
+import { send, serveChannel, type ChannelRequest } from "../cluster/control-channel.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -64,14 +64,7 @@ const init = args.bootstrap
       },
     };
 
-function out(msg: object): void {
-  process.stdout.write(JSON.stringify(msg) + "\n");
-}
 
-function errOf(e: unknown): { error: string; code: string } {
-  const err = e as { message?: string; code?: string };
-  return { error: err.message ?? String(e), code: err.code ?? "" };
-}
 
 const node = await RaftNode.open(
   {
@@ -87,11 +80,11 @@ const node = await RaftNode.open(
 );
 const { server } = await RaftTransport.listen(node.transport, addr, grpc.ServerCredentials.createInsecure());
 node.on("fatal", (e: Error) => {
-  out({ event: "fatal", error: e.message });
+  send({ event: "fatal", error: e.message });
   process.exit(3);
 });
 node.start();
-out({ event: "ready", id, addr });
+send({ event: "ready", id, addr });
 
 /** Proposes `count` payloads of `size` bytes with `concurrency` in flight, or at `rate` per second. */
 async function load(o: { durationMs: number; size: number; concurrency?: number; rate?: number }): Promise<object> {
@@ -154,7 +147,7 @@ async function proposeUntil(timeoutMs: number): Promise<object> {
   return { error: "no commit before the timeout" };
 }
 
-async function handle(req: { rid: number; op: string; [k: string]: unknown }): Promise<object> {
+async function handle(req: ChannelRequest): Promise<object> {
   switch (req.op) {
     case "propose":
       return { result: await node.propose(enc.encode(String(req["data"]))) };
@@ -177,17 +170,7 @@ async function handle(req: { rid: number; op: string; [k: string]: unknown }): P
   }
 }
 
-const rl = createInterface({ input: process.stdin });
-rl.on("line", (line) => {
-  const req = JSON.parse(line) as { rid: number; op: string };
-  handle(req).then(
-    (r) => out({ rid: req.rid, ...r }),
-    (e: unknown) => out({ rid: req.rid, ...errOf(e) }),
-  );
-});
-rl.on("close", () => {
-  void node.stop().then(() => {
-    server.forceShutdown();
-    process.exit(0);
-  });
+serveChannel(handle, async () => {
+  await node.stop();
+  server.forceShutdown();
 });
