@@ -24,7 +24,3 @@ export class StoreError extends Error {
 export function notFound(kind: string, ref: string): StoreError {
   return new StoreError(StoreErrorCode.NotFound, `${kind} ${ref} not found`);
 }
-
-export function isStoreError(e: unknown): e is StoreError {
-  return e instanceof StoreError;
-}

@@ -2,7 +2,7 @@
 export { MemoryStore, ReadView, Tx, toStoreError, type Proposer, type StoreOptions } from "./store.js";
 export { LocalProposer } from "./local-proposer.js";
 export { jsonCodec } from "./json-codec.js";
-export { StoreError, StoreErrorCode, isStoreError, notFound } from "./errors.js";
+export { StoreError, StoreErrorCode, notFound } from "./errors.js";
 export type { TableSchema } from "./table.js";
 export { Watch, type WatchOptions } from "./watch.js";
 export * from "./types.js";

@@ -166,14 +166,6 @@ export function message(fields: Partial<Message> & Pick<Message, "type">): Messa
 
 export const EMPTY: Uint8Array = new Uint8Array(0);
 
-export function isEmptyHardState(hs: HardState): boolean {
-  return hs.term === 0 && hs.vote === NONE && hs.commit === 0;
-}
-
-export function isEmptySnapshot(s: Snapshot | null): boolean {
-  return s === null || s.meta.index === 0;
-}
-
 /** Rough size of an entry for flow control (payload plus fixed overhead). */
 export function entrySize(e: Entry): number {
   return e.data.length + 24;

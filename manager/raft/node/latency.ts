@@ -3,7 +3,6 @@
 export class LatencyWindow {
   private readonly samples: Float64Array;
   private n = 0;
-  total = 0;
 
   constructor(size = 4096) {
     this.samples = new Float64Array(size);
@@ -12,7 +11,6 @@ export class LatencyWindow {
   record(ms: number): void {
     this.samples[this.n % this.samples.length] = ms;
     this.n++;
-    this.total++;
   }
 
   /** The q-quantile (0..1) of the recent samples, or 0 with none. */
