@@ -92,7 +92,6 @@ export class RaftNode extends EventEmitter {
   private readonly members = new Map<NodeId, string>();
   private confState: ConfState = { voters: [], learners: [] };
   private appliedIndex = 0;
-  private snapshotIndex = 0;
   private lead: NodeId = NONE;
   private role: SoftState["state"] = "follower";
   private queue: QueuedProposal[] = [];
@@ -107,10 +106,15 @@ export class RaftNode extends EventEmitter {
   private stopped = false;
   private removed = false;
   private readonly latency = new LatencyWindow();
+
+  /** The index of the newest snapshot, which the in-memory log always holds. */
+  private get snapshotIndex(): number {
+    return this.mem.snapshot().meta.index;
+  }
   private snapshotting = false;
   private snapshotDone: Promise<void> = Promise.resolve();
-  private applied = 0;
-  private failed = 0;
+  private proposalsApplied = 0;
+  private proposalsFailed = 0;
 
   private constructor(
     opts: RaftNodeOptions,
@@ -177,7 +181,6 @@ export class RaftNode extends EventEmitter {
       this.opts.stateMachine.restore(app, snapshot.meta.index);
       this.confState = snapshot.meta.confState;
       this.appliedIndex = snapshot.meta.index;
-      this.snapshotIndex = snapshot.meta.index;
     }
     const saved = await this.storage.loadMeta(META_MEMBERS);
     if (saved) for (const m of decodeMembers(saved)) this.members.set(m.id, m.addr);
@@ -345,8 +348,8 @@ export class RaftNode extends EventEmitter {
       leaderAddr: this.leader().addr,
       members: [...this.members].map(([id, addr]) => ({ id, addr })),
       snapshotIndex: this.snapshotIndex,
-      proposalsApplied: this.applied,
-      proposalsFailed: this.failed,
+      proposalsApplied: this.proposalsApplied,
+      proposalsFailed: this.proposalsFailed,
       proposalsPending: this.pending.size + this.queue.length,
       commitLatencyMs: { p50: this.latency.quantile(0.5), p99: this.latency.quantile(0.99) },
       transport: this.transport.stats(),
@@ -397,7 +400,7 @@ export class RaftNode extends EventEmitter {
     for (const [index, p] of this.pending) {
       if (p.deadline > now) break;
       this.pending.delete(index);
-      this.failed++;
+      this.proposalsFailed++;
       p.reject(
         new RaftTimeoutError(
           `the proposal at log index ${index} was not committed within ${this.opts.requestTimeoutMs} ms: no quorum of managers answered (it may still be applied later)`,
@@ -412,6 +415,7 @@ export class RaftNode extends EventEmitter {
   }
 
   private promoteCaughtUpLearners(): void {
+    if (this.confState.learners.length === 0) return;
     const st = this.raw.status();
     for (const p of st.peers) {
       if (!p.isLearner || this.promoting.has(p.id) || p.match < st.commit) continue;
@@ -467,7 +471,7 @@ export class RaftNode extends EventEmitter {
       for (const q of batch) q.reject(this.notLeader());
       return;
     }
-    const term = this.raw.status().term;
+    const term = this.raw.raft.term;
     const deadline = performance.now() + this.opts.requestTimeoutMs;
     const track = (q: QueuedProposal, index: number): void => {
       this.pending.set(index, { term, startedAt: q.startedAt, deadline, resolve: q.resolve, reject: q.reject });
@@ -523,12 +527,11 @@ export class RaftNode extends EventEmitter {
     await this.saveMembers();
     this.confState = snap.meta.confState;
     this.appliedIndex = snap.meta.index;
-    this.snapshotIndex = snap.meta.index;
     // Proposals at or below the snapshot may or may not be in it: their outcome is unknown here.
     for (const [index, p] of this.pending) {
       if (index > snap.meta.index) break;
       this.pending.delete(index);
-      this.failed++;
+      this.proposalsFailed++;
       p.reject(new RaftTimeoutError(`the outcome of the proposal at log index ${index} is unknown: this member installed a snapshot past it`));
     }
   }
@@ -551,13 +554,13 @@ export class RaftNode extends EventEmitter {
     if (!p) return;
     this.pending.delete(e.index);
     if (p.term !== e.term) {
-      this.failed++;
+      this.proposalsFailed++;
       p.reject(new RaftProposalLostError(e.index));
     } else if (error) {
-      this.failed++;
+      this.proposalsFailed++;
       p.reject(error);
     } else {
-      this.applied++;
+      this.proposalsApplied++;
       this.latency.record(performance.now() - p.startedAt);
       p.resolve(result);
     }
@@ -649,7 +652,6 @@ export class RaftNode extends EventEmitter {
       if ((e as { code?: string }).code === "RAFT_STORAGE_INVALID_SNAPSHOT") return; // overtaken by a newer one on disk
       throw e;
     }
-    this.snapshotIndex = Math.max(this.snapshotIndex, index);
     const compactTo = index - this.opts.keepEntries;
     if (compactTo >= this.mem.firstIndex()) {
       this.mem.compact(compactTo);
