@@ -63,7 +63,7 @@ async function start(id: number, init: Parameters<typeof Manager.open>[1], dir?:
       clientCredentials: grpc.credentials.createInsecure(),
       tickMs: 20,
       snapshotInterval: 20,
-      components: [probe(id)],
+      components: () => [probe(id)],
     },
     init,
   );

@@ -13,13 +13,14 @@ export interface ManagerOptions {
   /** The manager's state directory; Raft keeps its log and snapshots under `raft/`. */
   dataDir: string;
   clientCredentials: grpc.ChannelCredentials;
+  channelOptions?: grpc.ChannelOptions;
   encryptor?: Encryptor;
   tickMs?: number;
   electionTick?: number;
   snapshotInterval?: number;
   requestTimeoutMs?: number;
-  /** Leader-only control loops, started in order on the leader. */
-  components?: LeaderComponent[];
+  /** Leader-only control loops, started in order on the leader; built from the store and Raft once they are open. */
+  components?: (store: MemoryStore, raft: RaftNode) => LeaderComponent[];
   componentEvents?: ComponentEvents;
 }
 
@@ -33,7 +34,8 @@ export class Manager {
   ) {
     const tickMs = opts.tickMs ?? 100;
     const electionTick = opts.electionTick ?? 10;
-    this.components = new LeaderComponents(raft, opts.components ?? [], 2 * tickMs * electionTick, opts.componentEvents ?? {});
+    const components = opts.components?.(store, raft) ?? [];
+    this.components = new LeaderComponents(raft, components, 2 * tickMs * electionTick, opts.componentEvents ?? {});
   }
 
   /**
@@ -49,6 +51,7 @@ export class Manager {
         dataDir: path.join(opts.dataDir, "raft"),
         stateMachine: store,
         clientCredentials: opts.clientCredentials,
+        ...(opts.channelOptions ? { channelOptions: opts.channelOptions } : {}),
         ...(opts.encryptor ? { encryptor: opts.encryptor } : {}),
         ...(opts.tickMs ? { tickMs: opts.tickMs } : {}),
         ...(opts.electionTick ? { electionTick: opts.electionTick } : {}),

@@ -436,12 +436,12 @@ describe("cluster", () => {
     expect(c.unlockKeys).toEqual([]);
     expect(c.networkBootstrapKeys).toEqual([]);
     expect((await api.listClusters({ filters: undefined })).clusters.map((x) => x.rootCa!.caKey.length)).toEqual([0]);
-    const updated = (await api.updateCluster({ clusterId: "default", clusterVersion: version(c), spec: { ...c.spec!, dispatcher: { heartbeatPeriodMs: 2000 } } })).cluster!;
+    const updated = (await api.updateCluster({ clusterId: "default", clusterVersion: version(c), spec: { ...c.spec!, dispatcher: { heartbeatPeriodMs: 2000 } }, rotation: undefined })).cluster!;
     expect(updated.spec!.dispatcher).toEqual({ heartbeatPeriodMs: 2000 });
     const kept = store.view((r) => r.get("cluster", "c1")) as unknown as Cluster;
     expect(kept.rootCa!.caKey.toString()).toBe("root-key");
     await expectError(
-      () => api.updateCluster({ clusterId: "c1", clusterVersion: version(updated), spec: { ...updated.spec!, annotations: { name: "prod", labels: {} } } }),
+      () => api.updateCluster({ clusterId: "c1", clusterVersion: version(updated), spec: { ...updated.spec!, annotations: { name: "prod", labels: {} } }, rotation: undefined }),
       "INVALID_ARGUMENT",
       `invalid name "prod": the cluster cannot be renamed (it is "default")`,
     );

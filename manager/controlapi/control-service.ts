@@ -54,6 +54,9 @@ import type {
   RemoveTaskRequest,
   RemoveTaskResponse,
   UpdateClusterRequest,
+  GetUnlockKeyRequest,
+  GetUnlockKeyResponse,
+  KeyRotation,
   UpdateClusterResponse,
   UpdateConfigRequest,
   UpdateConfigResponse,
@@ -73,7 +76,20 @@ import type {
 import { Cluster, Config, Network, Node, Secret, Service, Task } from "../../proto/gen/objects.js";
 import { ClusterSpec, ConfigSpec, NetworkSpec, NodeSpec, SecretSpec, ServiceSpec } from "../../proto/gen/specs.js";
 import { StoreActionKind } from "../../proto/gen/store.js";
-import { NodeRole, NodeState, PublishMode, TaskState, TaskStatus, UpdateState, type Annotations, type Version } from "../../proto/gen/types.js";
+import {
+  EncryptionAlgorithm,
+  NodeRole,
+  NodeState,
+  PublishMode,
+  TaskState,
+  TaskStatus,
+  UpdateState,
+  type Annotations,
+  type EncryptionKey,
+  type ManagerStatus,
+  type Version,
+} from "../../proto/gen/types.js";
+import { UNLOCK_KEY_SUBSYSTEM, formatUnlockKey, generateJoinToken, generateUnlockKey, parseUnlockKey } from "../ca/index.js";
 import {
   KINDS,
   StoreError,
@@ -96,6 +112,16 @@ export interface ControlServiceOptions {
   now?: () => number;
   /** Largest encoded object written. Default 1 MiB (v.MAX_OBJECT_BYTES). */
   maxObjectBytes?: number;
+  /** Raft facts about managers (reachability, quorum), supplied by the manager; absent in plain store tests. */
+  membership?: ManagerMembership;
+}
+
+/** What the node API needs to know about the managers' Raft membership. */
+export interface ManagerMembership {
+  /** The manager status to show for a manager node (leader, reachability), computed when read. */
+  managerStatus(node: Node): ManagerStatus | undefined;
+  /** Why demoting the manager `node` must be refused now (it would lose quorum), or null. */
+  demotionBlocker(node: Node): string | null;
 }
 
 /** A docker-like id: 128 random bits as 25 lowercase base36 characters. */
@@ -156,6 +182,36 @@ const PRESENT: { [K in Kind]: (o: StoreObject) => object } = {
   config: (o) => Config.fromPartial(as<Config>(o)),
   cluster: (o) => redactCluster(Cluster.fromPartial(as<Cluster>(o))),
 };
+
+// ---- keys the cluster object holds ----
+
+/** Turns join tokens and the unlock key over as asked, and makes or drops the unlock key with autolock. */
+function rotateKeys(c: Cluster, rotation: KeyRotation | undefined): void {
+  const root = c.rootCa;
+  if (root && (rotation?.workerJoinToken || rotation?.managerJoinToken)) {
+    const tokens = root.joinTokens ?? { worker: "", manager: "" };
+    const cert = root.caCert.toString();
+    if (rotation.workerJoinToken) tokens.worker = generateJoinToken(cert);
+    if (rotation.managerJoinToken) tokens.manager = generateJoinToken(cert);
+    root.joinTokens = tokens;
+  }
+  const locked = c.spec?.encryptionConfig?.autoLockManagers ?? false;
+  const others = c.unlockKeys.filter((k) => k.subsystem !== UNLOCK_KEY_SUBSYSTEM);
+  const current = c.unlockKeys.find((k) => k.subsystem === UNLOCK_KEY_SUBSYSTEM);
+  if (!locked) {
+    if (rotation?.managerUnlockKey) throw precondition("cannot rotate the unlock key because autolock is not turned on");
+    c.unlockKeys = others;
+    return;
+  }
+  if (current && !rotation?.managerUnlockKey) return;
+  const key: EncryptionKey = {
+    subsystem: UNLOCK_KEY_SUBSYSTEM,
+    algorithm: EncryptionAlgorithm.ENCRYPTION_ALGORITHM_AES_256_GCM,
+    key: parseUnlockKey(generateUnlockKey()),
+    lamportTime: (current?.lamportTime ?? 0) + 1,
+  };
+  c.unlockKeys = [...others, key];
+}
 
 // ---- names, references and versions ----
 
@@ -291,18 +347,26 @@ export class ControlService {
   private readonly newId: () => string;
   private readonly now: () => number;
   private readonly maxObjectBytes: number;
+  private readonly membership: ManagerMembership | undefined;
 
   constructor(opts: ControlServiceOptions) {
     this.store = opts.store;
     this.newId = opts.newId ?? newObjectId;
     this.now = opts.now ?? Date.now;
     this.maxObjectBytes = opts.maxObjectBytes ?? v.MAX_OBJECT_BYTES;
+    this.membership = opts.membership;
   }
 
   // ===== nodes =====
 
   async getNode(req: GetNodeRequest): Promise<GetNodeResponse> {
-    return { node: this.get<Node>("node", "node_id", req.nodeId) };
+    return { node: this.withManagerStatus(this.get<Node>("node", "node_id", req.nodeId)) };
+  }
+
+  private withManagerStatus(n: Node): Node {
+    const status = this.membership?.managerStatus(n);
+    if (status) n.managerStatus = status;
+    return n;
   }
 
   async listNodes(req: ListNodesRequest): Promise<ListNodesResponse> {
@@ -311,7 +375,7 @@ export class ControlService {
       nodes: this.list<Node>("node", f, (n) => {
         if (f && f.roles.length > 0 && !f.roles.includes(n.role)) return false;
         return !(f && f.memberships.length > 0 && !f.memberships.includes(n.spec?.membership ?? 0));
-      }),
+      }).map((n) => this.withManagerStatus(n)),
     };
   }
 
@@ -331,6 +395,8 @@ export class ControlService {
         if (managers.length === 0) {
           throw precondition(`${describe("node", stored(cur))} is the last manager of the cluster and cannot be demoted; promote another node first`);
         }
+        const blocker = this.membership?.demotionBlocker(cur);
+        if (blocker) throw precondition(blocker);
       }
       const next = Node.fromPartial(cur);
       next.spec = spec;
@@ -691,9 +757,19 @@ export class ControlService {
       v.checkClusterUpdate(cur.spec, spec);
       const next = Cluster.fromPartial(cur);
       next.spec = spec;
+      rotateKeys(next, req.rotation);
       this.write(tx, "update", "cluster", next, Cluster.encode(next).finish().length);
     });
     return { cluster: this.readBack<Cluster>("cluster", id) };
+  }
+
+  async getUnlockKey(_req: GetUnlockKeyRequest): Promise<GetUnlockKeyResponse> {
+    return this.store.view((r) => {
+      const c = as<Cluster | undefined>(r.list("cluster")[0]);
+      if (!c) throw new StoreError(StoreErrorCode.NotFound, "the cluster object does not exist yet");
+      const key = c.unlockKeys.find((k) => k.subsystem === UNLOCK_KEY_SUBSYSTEM);
+      return { unlockKey: key ? formatUnlockKey(key.key) : "", version: c.meta?.version };
+    });
   }
 
   // ===== watch =====

@@ -1,6 +1,6 @@
 // The Control API: validation, CRUD with optimistic concurrency and watches over the store
 // (ControlService, plain TypeScript), and its gRPC adapter that forwards to the leader.
-export { ControlService, newObjectId, type ControlServiceOptions } from "./control-service.js";
+export { ControlService, newObjectId, type ControlServiceOptions, type ManagerMembership } from "./control-service.js";
 export {
   addControlService,
   controlServiceImplementation,

@@ -379,14 +379,30 @@ export interface ListClustersResponse {
   clusters: Cluster[];
 }
 
+/** Which keys and tokens an UpdateCluster call replaces with new random ones. */
+export interface KeyRotation {
+  workerJoinToken: boolean;
+  managerJoinToken: boolean;
+  managerUnlockKey: boolean;
+}
+
 export interface UpdateClusterRequest {
   clusterId: string;
   clusterVersion: Version | undefined;
   spec: ClusterSpec | undefined;
+  rotation: KeyRotation | undefined;
 }
 
 export interface UpdateClusterResponse {
   cluster: Cluster | undefined;
+}
+
+export interface GetUnlockKeyRequest {
+}
+
+export interface GetUnlockKeyResponse {
+  unlockKey: string;
+  version: Version | undefined;
 }
 
 export interface WatchRequest {
@@ -4804,8 +4820,97 @@ export const ListClustersResponse = {
   },
 };
 
+function createBaseKeyRotation(): KeyRotation {
+  return { workerJoinToken: false, managerJoinToken: false, managerUnlockKey: false };
+}
+
+export const KeyRotation = {
+  encode(message: KeyRotation, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.workerJoinToken !== false) {
+      writer.uint32(8).bool(message.workerJoinToken);
+    }
+    if (message.managerJoinToken !== false) {
+      writer.uint32(16).bool(message.managerJoinToken);
+    }
+    if (message.managerUnlockKey !== false) {
+      writer.uint32(24).bool(message.managerUnlockKey);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): KeyRotation {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseKeyRotation();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 8) {
+            break;
+          }
+
+          message.workerJoinToken = reader.bool();
+          continue;
+        case 2:
+          if (tag !== 16) {
+            break;
+          }
+
+          message.managerJoinToken = reader.bool();
+          continue;
+        case 3:
+          if (tag !== 24) {
+            break;
+          }
+
+          message.managerUnlockKey = reader.bool();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): KeyRotation {
+    return {
+      workerJoinToken: isSet(object.workerJoinToken) ? globalThis.Boolean(object.workerJoinToken) : false,
+      managerJoinToken: isSet(object.managerJoinToken) ? globalThis.Boolean(object.managerJoinToken) : false,
+      managerUnlockKey: isSet(object.managerUnlockKey) ? globalThis.Boolean(object.managerUnlockKey) : false,
+    };
+  },
+
+  toJSON(message: KeyRotation): unknown {
+    const obj: any = {};
+    if (message.workerJoinToken !== false) {
+      obj.workerJoinToken = message.workerJoinToken;
+    }
+    if (message.managerJoinToken !== false) {
+      obj.managerJoinToken = message.managerJoinToken;
+    }
+    if (message.managerUnlockKey !== false) {
+      obj.managerUnlockKey = message.managerUnlockKey;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<KeyRotation>, I>>(base?: I): KeyRotation {
+    return KeyRotation.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<KeyRotation>, I>>(object: I): KeyRotation {
+    const message = createBaseKeyRotation();
+    message.workerJoinToken = object.workerJoinToken ?? false;
+    message.managerJoinToken = object.managerJoinToken ?? false;
+    message.managerUnlockKey = object.managerUnlockKey ?? false;
+    return message;
+  },
+};
+
 function createBaseUpdateClusterRequest(): UpdateClusterRequest {
-  return { clusterId: "", clusterVersion: undefined, spec: undefined };
+  return { clusterId: "", clusterVersion: undefined, spec: undefined, rotation: undefined };
 }
 
 export const UpdateClusterRequest = {
@@ -4818,6 +4923,9 @@ export const UpdateClusterRequest = {
     }
     if (message.spec !== undefined) {
       ClusterSpec.encode(message.spec, writer.uint32(26).fork()).ldelim();
+    }
+    if (message.rotation !== undefined) {
+      KeyRotation.encode(message.rotation, writer.uint32(34).fork()).ldelim();
     }
     return writer;
   },
@@ -4850,6 +4958,13 @@ export const UpdateClusterRequest = {
 
           message.spec = ClusterSpec.decode(reader, reader.uint32());
           continue;
+        case 4:
+          if (tag !== 34) {
+            break;
+          }
+
+          message.rotation = KeyRotation.decode(reader, reader.uint32());
+          continue;
       }
       if ((tag & 7) === 4 || tag === 0) {
         break;
@@ -4864,6 +4979,7 @@ export const UpdateClusterRequest = {
       clusterId: isSet(object.clusterId) ? globalThis.String(object.clusterId) : "",
       clusterVersion: isSet(object.clusterVersion) ? Version.fromJSON(object.clusterVersion) : undefined,
       spec: isSet(object.spec) ? ClusterSpec.fromJSON(object.spec) : undefined,
+      rotation: isSet(object.rotation) ? KeyRotation.fromJSON(object.rotation) : undefined,
     };
   },
 
@@ -4877,6 +4993,9 @@ export const UpdateClusterRequest = {
     }
     if (message.spec !== undefined) {
       obj.spec = ClusterSpec.toJSON(message.spec);
+    }
+    if (message.rotation !== undefined) {
+      obj.rotation = KeyRotation.toJSON(message.rotation);
     }
     return obj;
   },
@@ -4892,6 +5011,9 @@ export const UpdateClusterRequest = {
       : undefined;
     message.spec = (object.spec !== undefined && object.spec !== null)
       ? ClusterSpec.fromPartial(object.spec)
+      : undefined;
+    message.rotation = (object.rotation !== undefined && object.rotation !== null)
+      ? KeyRotation.fromPartial(object.rotation)
       : undefined;
     return message;
   },
@@ -4951,6 +5073,125 @@ export const UpdateClusterResponse = {
     const message = createBaseUpdateClusterResponse();
     message.cluster = (object.cluster !== undefined && object.cluster !== null)
       ? Cluster.fromPartial(object.cluster)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetUnlockKeyRequest(): GetUnlockKeyRequest {
+  return {};
+}
+
+export const GetUnlockKeyRequest = {
+  encode(_: GetUnlockKeyRequest, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): GetUnlockKeyRequest {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseGetUnlockKeyRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(_: any): GetUnlockKeyRequest {
+    return {};
+  },
+
+  toJSON(_: GetUnlockKeyRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetUnlockKeyRequest>, I>>(base?: I): GetUnlockKeyRequest {
+    return GetUnlockKeyRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetUnlockKeyRequest>, I>>(_: I): GetUnlockKeyRequest {
+    const message = createBaseGetUnlockKeyRequest();
+    return message;
+  },
+};
+
+function createBaseGetUnlockKeyResponse(): GetUnlockKeyResponse {
+  return { unlockKey: "", version: undefined };
+}
+
+export const GetUnlockKeyResponse = {
+  encode(message: GetUnlockKeyResponse, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.unlockKey !== "") {
+      writer.uint32(10).string(message.unlockKey);
+    }
+    if (message.version !== undefined) {
+      Version.encode(message.version, writer.uint32(18).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): GetUnlockKeyResponse {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseGetUnlockKeyResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.unlockKey = reader.string();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.version = Version.decode(reader, reader.uint32());
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  fromJSON(object: any): GetUnlockKeyResponse {
+    return {
+      unlockKey: isSet(object.unlockKey) ? globalThis.String(object.unlockKey) : "",
+      version: isSet(object.version) ? Version.fromJSON(object.version) : undefined,
+    };
+  },
+
+  toJSON(message: GetUnlockKeyResponse): unknown {
+    const obj: any = {};
+    if (message.unlockKey !== "") {
+      obj.unlockKey = message.unlockKey;
+    }
+    if (message.version !== undefined) {
+      obj.version = Version.toJSON(message.version);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetUnlockKeyResponse>, I>>(base?: I): GetUnlockKeyResponse {
+    return GetUnlockKeyResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetUnlockKeyResponse>, I>>(object: I): GetUnlockKeyResponse {
+    const message = createBaseGetUnlockKeyResponse();
+    message.unlockKey = object.unlockKey ?? "";
+    message.version = (object.version !== undefined && object.version !== null)
+      ? Version.fromPartial(object.version)
       : undefined;
     return message;
   },
@@ -5668,6 +5909,16 @@ export const ControlService = {
     responseSerialize: (value: UpdateClusterResponse) => Buffer.from(UpdateClusterResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer) => UpdateClusterResponse.decode(value),
   },
+  /** The managers' unlock key (SWMKEY-1-…), empty when autolock is off. */
+  getUnlockKey: {
+    path: "/swarm.v1.Control/GetUnlockKey",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: (value: GetUnlockKeyRequest) => Buffer.from(GetUnlockKeyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer) => GetUnlockKeyRequest.decode(value),
+    responseSerialize: (value: GetUnlockKeyResponse) => Buffer.from(GetUnlockKeyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer) => GetUnlockKeyResponse.decode(value),
+  },
   /** Streams committed changes. The first message has no events: the watch is established. */
   watch: {
     path: "/swarm.v1.Control/Watch",
@@ -5721,6 +5972,8 @@ export interface ControlServer extends UntypedServiceImplementation {
   getCluster: handleUnaryCall<GetClusterRequest, GetClusterResponse>;
   listClusters: handleUnaryCall<ListClustersRequest, ListClustersResponse>;
   updateCluster: handleUnaryCall<UpdateClusterRequest, UpdateClusterResponse>;
+  /** The managers' unlock key (SWMKEY-1-…), empty when autolock is off. */
+  getUnlockKey: handleUnaryCall<GetUnlockKeyRequest, GetUnlockKeyResponse>;
   /** Streams committed changes. The first message has no events: the watch is established. */
   watch: handleServerStreamingCall<WatchRequest, WatchMessage>;
 }
@@ -6185,6 +6438,22 @@ export interface ControlClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: UpdateClusterResponse) => void,
+  ): ClientUnaryCall;
+  /** The managers' unlock key (SWMKEY-1-…), empty when autolock is off. */
+  getUnlockKey(
+    request: GetUnlockKeyRequest,
+    callback: (error: ServiceError | null, response: GetUnlockKeyResponse) => void,
+  ): ClientUnaryCall;
+  getUnlockKey(
+    request: GetUnlockKeyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetUnlockKeyResponse) => void,
+  ): ClientUnaryCall;
+  getUnlockKey(
+    request: GetUnlockKeyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetUnlockKeyResponse) => void,
   ): ClientUnaryCall;
   /** Streams committed changes. The first message has no events: the watch is established. */
   watch(request: WatchRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchMessage>;

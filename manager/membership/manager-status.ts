@@ -1,0 +1,47 @@
+// How managers look from the leader's Raft: which one leads and which are reachable (shown by
+// `node ls` and `node inspect`), and whether demoting one now would cost the quorum.
+import type { Node } from "../../proto/gen/objects.js";
+import { NodeRole, Reachability, type ManagerStatus } from "../../proto/gen/types.js";
+import type { ManagerMembership } from "../controlapi/control-service.js";
+import type { RaftNode } from "../raft/index.js";
+
+/** Raft's view of the members: who leads and who answered recently (a follower knows only itself and the leader). */
+function reachableIds(raft: RaftNode): { lead: number; reachable: Set<number>; voters: number[] } {
+  const st = raft.status();
+  const reachable = new Set<number>([raft.id]);
+  if (st.lead) reachable.add(st.lead);
+  for (const p of st.peers) if (p.recentActive) reachable.add(p.id);
+  return { lead: st.lead, reachable, voters: st.confState.voters };
+}
+
+function quorum(n: number): number {
+  return Math.floor(n / 2) + 1;
+}
+
+export function raftManagerMembership(raft: RaftNode): ManagerMembership {
+  return {
+    managerStatus(node: Node): ManagerStatus | undefined {
+      const ms = node.managerStatus;
+      if (node.role !== NodeRole.NODE_ROLE_MANAGER || !ms?.raftId) return undefined;
+      const { lead, reachable } = reachableIds(raft);
+      const members = raft.status().members;
+      if (!members.some((m) => m.id === ms.raftId)) {
+        return { ...ms, leader: false, reachability: Reachability.REACHABILITY_UNKNOWN };
+      }
+      return {
+        ...ms,
+        leader: ms.raftId === lead,
+        reachability: reachable.has(ms.raftId) ? Reachability.REACHABILITY_REACHABLE : Reachability.REACHABILITY_UNREACHABLE,
+      };
+    },
+    demotionBlocker(node: Node): string | null {
+      const id = node.managerStatus?.raftId;
+      const { reachable, voters } = reachableIds(raft);
+      if (!id || !voters.includes(id)) return null;
+      const remaining = voters.filter((v) => v !== id);
+      const up = remaining.filter((v) => reachable.has(v)).length;
+      if (up >= quorum(remaining.length)) return null;
+      return `demoting would leave ${up} of ${remaining.length} managers reachable: quorum needs ${quorum(remaining.length)}`;
+    },
+  };
+}
