@@ -1,0 +1,184 @@
+// Daemons in one process on loopback, with real mutual TLS between them: joins and refusals (bad
+// tokens, a rotated token, another cluster's CA, nothing listening, a garbled CSR, a worker calling
+// manager services), leaving, and autolock. A refused request must leave no trace in the cluster.
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import { pino } from "pino";
+import { afterEach, describe, expect, it } from "vitest";
+import { CAClient } from "../proto/gen/ca.js";
+import { ControlClient } from "../proto/gen/control.js";
+import { LocalNodeState } from "../proto/gen/daemon.js";
+import { NodeRole } from "../proto/gen/types.js";
+import { closedPort } from "../manager/raft/transport/test-support.js";
+import { Daemon } from "./daemon.js";
+import { unary } from "./leader-call.js";
+
+const dirs: string[] = [];
+const daemons: Daemon[] = [];
+
+afterEach(async () => {
+  await Promise.all(daemons.splice(0).map((d) => d.stop()));
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+async function newDaemon(dataDir?: string): Promise<{ d: Daemon; addr: string; dir: string }> {
+  const dir = dataDir ?? mkdtempSync(path.join(tmpdir(), "swarmd-test-"));
+  if (!dataDir) dirs.push(dir);
+  const addr = `127.0.0.1:${await closedPort()}`;
+  const d = new Daemon({ dataDir: dir, listenAddr: addr, advertiseAddr: addr, logger: pino({ level: "silent" }), tickMs: 20, version: "test" });
+  daemons.push(d);
+  await d.start();
+  return { d, addr, dir };
+}
+
+async function initCluster(autolock = false): Promise<{ d: Daemon; addr: string; dir: string; unlockKey: string }> {
+  const m = await newDaemon();
+  const res = await m.d.init({ advertiseAddr: "", listenAddr: "", autolock, certExpiryMs: 0, forceNewCluster: false, dispatcherHeartbeatMs: 0 });
+  return { ...m, unlockKey: res.unlockKey };
+}
+
+async function tokens(d: Daemon): Promise<{ worker: string; manager: string }> {
+  const c = (await d.managerRuntime()!.control.listClusters({ filters: undefined })).clusters[0]!;
+  return { worker: c.rootCa!.joinTokens!.worker, manager: c.rootCa!.joinTokens!.manager };
+}
+
+async function nodeCount(d: Daemon): Promise<number> {
+  return (await d.managerRuntime()!.control.listNodes({ filters: undefined })).nodes.length;
+}
+
+function join(d: Daemon, token: string, remoteAddr: string): ReturnType<Daemon["join"]> {
+  return d.join({ token, remoteAddr, advertiseAddr: "", listenAddr: "", availability: 0 });
+}
+
+async function refused(p: Promise<unknown>): Promise<{ code: number; message: string }> {
+  try {
+    await p;
+  } catch (e) {
+    return { code: (e as { code: number }).code, message: (e as Error).message };
+  }
+  throw new Error("expected a refusal");
+}
+
+describe("swarmd joins", () => {
+  it("joins a worker and a manager; the manager becomes a Raft member", async () => {
+    const m = await initCluster();
+    const t = await tokens(m.d);
+    const w = await newDaemon();
+    expect((await join(w.d, t.worker, m.addr)).role).toBe(NodeRole.NODE_ROLE_WORKER);
+    const m2 = await newDaemon();
+    expect((await join(m2.d, t.manager, m.addr)).role).toBe(NodeRole.NODE_ROLE_MANAGER);
+    const info = await m2.d.info();
+    expect(info.state).toBe(LocalNodeState.LOCAL_NODE_STATE_ACTIVE);
+    expect(info.raft!.members.map((x) => x.addr).sort()).toEqual([m.addr, m2.addr].sort());
+    expect(await nodeCount(m.d)).toBe(3);
+    const roles = (await m.d.managerRuntime()!.control.listNodes({ filters: undefined })).nodes.map((n) => n.role).sort();
+    expect(roles).toEqual([NodeRole.NODE_ROLE_WORKER, NodeRole.NODE_ROLE_MANAGER, NodeRole.NODE_ROLE_MANAGER].sort());
+    // A worker's local Control calls are refused with docker's message.
+    expect(w.d.controlUnavailableReason()?.message).toMatch(/^This node is not a swarm manager. Worker nodes can't be used/);
+  });
+
+  it("refuses bad joins with clear errors and leaves no trace", async () => {
+    const m = await initCluster();
+    const t = await tokens(m.d);
+    const other = await initCluster();
+    const j = await newDaemon();
+
+    const badSecret = t.worker.replace(/-[0-9a-z]{25}$/, "-0000000000000000000000000");
+    expect(await refused(join(j.d, badSecret, m.addr))).toEqual({
+      code: grpc.status.INVALID_ARGUMENT,
+      message: "the join token is not valid (it may have been rotated): get the current one with `swarm join-token worker|manager` on a manager",
+    });
+    expect((await refused(join(j.d, "SWMTKN-1-nonsense", m.addr))).code).toBe(grpc.status.INVALID_ARGUMENT);
+
+    const otherToken = (await tokens(other.d)).worker;
+    const mitm = await refused(join(j.d, otherToken, m.addr));
+    expect(mitm.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(mitm.message).toMatch(/does not match the join token: refusing to join/);
+
+    const nowhere = await refused(join(j.d, t.worker, `127.0.0.1:${await closedPort()}`));
+    expect(nowhere.code).toBe(grpc.status.UNAVAILABLE);
+    expect(nowhere.message).toMatch(/^cannot reach a manager at 127\.0\.0\.1:\d+/);
+
+    // A manager token used after rotation.
+    const c = (await m.d.managerRuntime()!.control.listClusters({ filters: undefined })).clusters[0]!;
+    await m.d.managerRuntime()!.control.updateCluster({
+      clusterId: c.id,
+      clusterVersion: c.meta!.version,
+      spec: c.spec,
+      rotation: { workerJoinToken: false, managerJoinToken: true, managerUnlockKey: false },
+    });
+    expect((await refused(join(j.d, t.manager, m.addr))).message).toMatch(/^the join token is not valid \(it may have been rotated\)/);
+
+    expect(await nodeCount(m.d)).toBe(1);
+    expect((await j.d.info()).state).toBe(LocalNodeState.LOCAL_NODE_STATE_INACTIVE);
+    expect(readdirSync(j.dir)).toEqual([]);
+  });
+
+  it("refuses a garbled CSR without creating a node", async () => {
+    const m = await initCluster();
+    const t = await tokens(m.d);
+    const root = m.d.managerRuntime()!.manager.store.view((r) => (r.list("cluster")[0] as { rootCa: { caCert: Buffer } }).rootCa.caCert.toString());
+    const { bootstrapClientCredentials, managerChannelOptions } = await import("../manager/ca/index.js");
+    const client = new CAClient(m.addr, bootstrapClientCredentials(root), managerChannelOptions());
+    const err = await refused(
+      unary((md, o, cb) => client.issueNodeCertificate({ csr: Buffer.from("not a csr"), token: t.worker, hostname: "x", advertiseAddr: "", availability: 0 }, md, o, cb), 5000),
+    );
+    client.close();
+    expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(err.message).toMatch(/invalid certificate signing request/);
+    expect(await nodeCount(m.d)).toBe(1);
+  });
+
+  it("refuses a worker's certificate on manager-only services", async () => {
+    const m = await initCluster();
+    const w = await newDaemon();
+    await join(w.d, (await tokens(m.d)).worker, m.addr);
+    const tls = (w.d as unknown as { tls: import("../manager/ca/index.js").NodeTls }).tls;
+    const client = new ControlClient(m.addr, tls.clientCredentials(), tls.channelOptions());
+    const err = await refused(unary((md, o, cb) => client.listNodes({ filters: undefined }, md, o, cb), 5000));
+    client.close();
+    expect(err.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(err.message).toMatch(/role swarm-worker may not call \/swarm\.v1\.Control\/ListNodes/);
+  });
+
+  it("leaves: the last manager needs force; a worker leaves at once", async () => {
+    const m = await initCluster();
+    const w = await newDaemon();
+    await join(w.d, (await tokens(m.d)).worker, m.addr);
+    await w.d.leave(false);
+    expect((await w.d.info()).state).toBe(LocalNodeState.LOCAL_NODE_STATE_INACTIVE);
+    expect(readdirSync(w.dir)).toEqual([]);
+    expect((await refused(m.d.leave(false))).message).toMatch(/Removing the last manager erases all current state of the swarm/);
+    await m.d.leave(true);
+    expect((await m.d.info()).state).toBe(LocalNodeState.LOCAL_NODE_STATE_INACTIVE);
+  });
+});
+
+describe("autolock", () => {
+  it("a restarted manager stays locked until the right unlock key is given", async () => {
+    const m = await initCluster(true);
+    expect(m.unlockKey).toMatch(/^SWMKEY-1-/);
+    await m.d.stop();
+    const again = await newDaemon(m.dir);
+    expect((await again.d.info()).state).toBe(LocalNodeState.LOCAL_NODE_STATE_LOCKED);
+    expect(again.d.managerRuntime()).toBeNull();
+    expect(again.d.controlUnavailableReason()?.message).toMatch(/needs to be unlocked/);
+    const wrong = await refused(again.d.unlock("SWMKEY-1-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+    expect(wrong.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(wrong.message).toMatch(/^invalid key/);
+    expect((await again.d.info()).state).toBe(LocalNodeState.LOCAL_NODE_STATE_LOCKED);
+    await again.d.unlock(m.unlockKey);
+    expect((await again.d.info()).state).toBe(LocalNodeState.LOCAL_NODE_STATE_ACTIVE);
+    await waitFor(async () => (await nodeCount(again.d)) === 1, "the unlocked manager to replay its log");
+  });
+});
+
+async function waitFor(cond: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
