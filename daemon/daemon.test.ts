@@ -11,6 +11,7 @@ import { CAClient } from "../proto/gen/ca.js";
 import { ControlClient } from "../proto/gen/control.js";
 import { LocalNodeState } from "../proto/gen/daemon.js";
 import { NodeRole } from "../proto/gen/types.js";
+import { bootstrapClientCredentials, managerChannelOptions, type NodeTls } from "../manager/ca/index.js";
 import { closedPort } from "../manager/raft/transport/test-support.js";
 import { Daemon } from "./daemon.js";
 import { unary } from "./leader-call.js";
@@ -120,7 +121,6 @@ describe("swarmd joins", () => {
     const m = await initCluster();
     const t = await tokens(m.d);
     const root = m.d.managerRuntime()!.manager.store.view((r) => (r.list("cluster")[0] as { rootCa: { caCert: Buffer } }).rootCa.caCert.toString());
-    const { bootstrapClientCredentials, managerChannelOptions } = await import("../manager/ca/index.js");
     const client = new CAClient(m.addr, bootstrapClientCredentials(root), managerChannelOptions());
     const err = await refused(
       unary((md, o, cb) => client.issueNodeCertificate({ csr: Buffer.from("not a csr"), token: t.worker, hostname: "x", advertiseAddr: "", availability: 0 }, md, o, cb), 5000),
@@ -135,7 +135,7 @@ describe("swarmd joins", () => {
     const m = await initCluster();
     const w = await newDaemon();
     await join(w.d, (await tokens(m.d)).worker, m.addr);
-    const tls = (w.d as unknown as { tls: import("../manager/ca/index.js").NodeTls }).tls;
+    const tls = (w.d as unknown as { tls: NodeTls }).tls;
     const client = new ControlClient(m.addr, tls.clientCredentials(), tls.channelOptions());
     const err = await refused(unary((md, o, cb) => client.listNodes({ filters: undefined }, md, o, cb), 5000));
     client.close();
