@@ -120,7 +120,7 @@ describe("swarmd joins", () => {
   it("refuses a garbled CSR without creating a node", async () => {
     const m = await initCluster();
     const t = await tokens(m.d);
-    const root = m.d.managerRuntime()!.manager.store.view((r) => (r.list("cluster")[0] as { rootCa: { caCert: Buffer } }).rootCa.caCert.toString());
+    const root = m.d.managerRuntime()!.manager.store.view((r) => (r.list("cluster")[0] as unknown as { rootCa: { caCert: Buffer } }).rootCa.caCert.toString());
     const client = new CAClient(m.addr, bootstrapClientCredentials(root), managerChannelOptions());
     const err = await refused(
       unary((md, o, cb) => client.issueNodeCertificate({ csr: Buffer.from("not a csr"), token: t.worker, hostname: "x", advertiseAddr: "", availability: 0 }, md, o, cb), 5000),

@@ -32,6 +32,7 @@ import {
   DEFAULT_NODE_CERT_EXPIRY_MS,
 } from "../manager/ca/index.js";
 import { newObjectId } from "../manager/controlapi/index.js";
+import type { RaftInit } from "../manager/raft/index.js";
 import { resolveAdvertiseAddr, withDefaultPort } from "./addresses.js";
 import { DaemonError, invalidArgument, precondition, unavailable } from "./errors.js";
 import { KeyStore, type NodeKeys } from "./key-store.js";
@@ -127,7 +128,7 @@ export class Daemon {
     }
   }
 
-  private async startManager(init: { bootstrap: { addr: string } } | { join: { members: { id: number; addr: string }[] } } | null): Promise<void> {
+  private async startManager(init: RaftInit | null): Promise<void> {
     const state = this.state!;
     if (!state.raftId) throw new Error("this manager has no Raft id");
     this.runtime = await ManagerRuntime.start(
@@ -153,7 +154,7 @@ export class Daemon {
 
   async init(req: InitRequest): Promise<InitResponse> {
     return this.serialized(async () => {
-      if (req.forceNewCluster) throw precondition("--force-new-cluster is not supported yet by this swarmd");
+      if (req.forceNewCluster) return this.forceNewCluster();
       if (this.phase !== LocalNodeState.LOCAL_NODE_STATE_INACTIVE) throw precondition(ALREADY_IN_SWARM);
       if (req.certExpiryMs !== 0 && req.certExpiryMs < 3600_000) {
         throw invalidArgument(`invalid --cert-expiry "${req.certExpiryMs}ms": must be at least 1h`);
@@ -232,6 +233,25 @@ export class Daemon {
       this.log.info({ cluster: clusterId, node: nodeId, addr: advertiseAddr }, "cluster initialized");
       return { nodeId, clusterId, workerToken: tokens.worker, unlockKey, advertiseAddr };
     });
+  }
+
+  /** Rebuilds a one-manager cluster from this manager's state (quorum lost for good). */
+  private async forceNewCluster(): Promise<InitResponse> {
+    const state = this.state;
+    if (!state || state.role !== "manager") throw precondition("--force-new-cluster needs a manager's state to rebuild from: this node is not a manager of a cluster");
+    if (this.phase === LocalNodeState.LOCAL_NODE_STATE_LOCKED) throw precondition("this manager is locked: run `swarm unlock` first");
+    const rt = this.runtime;
+    this.runtime = null;
+    await rt?.stop();
+    state.managers = [state.advertiseAddr];
+    this.stateFile.save(state);
+    await this.startManager({ forceNewCluster: true });
+    await this.runtime!.waitForLeader(30_000);
+    this.phase = LocalNodeState.LOCAL_NODE_STATE_ACTIVE;
+    this.phaseError = "";
+    this.log.warn({ node: state.nodeId }, "rebuilt a one-manager cluster from this manager's state (--force-new-cluster)");
+    const cluster = this.runtime!.manager.store.view((r) => r.list("cluster")[0] as Cluster | undefined);
+    return { nodeId: state.nodeId, clusterId: state.clusterId, workerToken: cluster?.rootCa?.joinTokens?.worker ?? "", unlockKey: "", advertiseAddr: state.advertiseAddr };
   }
 
   // ===== join =====

@@ -188,6 +188,21 @@ describe("RaftNode", () => {
     await waitUntil(() => a.sm.items.length === 3, "member 1 to apply with two voters");
   });
 
+  it("rebuilds a one-member cluster from a survivor's state with forceNewCluster, keeping every committed entry", async () => {
+    const ms = await cluster(3);
+    const leader = ms[0]!;
+    for (let i = 0; i < 20; i++) await leader.node.propose(enc.encode(`v${i}`));
+    await waitUntil(() => ms[2]!.sm.items.length === 20, "member 3 to apply 20 entries");
+    for (const m of [...ms]) await stopMember(m);
+    // Members 1 and 2 are gone for good; member 3 rebuilds the cluster alone.
+    const survivor = await startMember(3, { forceNewCluster: true }, { dir: ms[2]!.dir });
+    await waitUntil(() => survivor.node.isLeader(), "the survivor to lead alone");
+    expect(survivor.node.status().confState).toEqual({ voters: [3], learners: [] });
+    expect(survivor.sm.items).toEqual(Array.from({ length: 20 }, (_, i) => `v${i}`));
+    await survivor.node.propose(enc.encode("after"));
+    expect(survivor.sm.items.at(-1)).toBe("after");
+  });
+
   it("refuses to remove a member when the rest could not form a quorum", async () => {
     const ms = await cluster(3);
     const leader = ms[0]!;
