@@ -49,6 +49,8 @@ export interface DaemonOptions {
   /** Default advertise address (`--advertise-addr`). */
   advertiseAddr?: string;
   logger: Logger;
+  /** The node's hostname as the cluster shows it (default: the host's). */
+  hostname?: string;
   /** Raft tick (ms) and election ticks; tests shorten them. */
   tickMs?: number;
   electionTick?: number;
@@ -79,8 +81,10 @@ export class Daemon {
   private readonly keys: KeyStore;
   private readonly log: Logger;
   private stopped = false;
+  private readonly hostname: string;
 
   constructor(private readonly opts: DaemonOptions) {
+    this.hostname = opts.hostname ?? hostname();
     this.stateFile = new NodeStateFile(opts.dataDir);
     this.keys = new KeyStore(opts.dataDir);
     this.log = opts.logger;
@@ -217,7 +221,7 @@ export class Daemon {
                 membership: NodeMembership.NODE_MEMBERSHIP_ACCEPTED,
                 availability: NodeAvailability.NODE_AVAILABILITY_ACTIVE,
               },
-              description: { hostname: hostname() },
+              description: { hostname: this.hostname },
               status: { state: ObservedNodeState.NODE_STATE_READY, message: "", addr: hostOf(advertiseAddr) },
               managerStatus: { raftId: state.raftId!, addr: advertiseAddr, leader: true, reachability: Reachability.REACHABILITY_REACHABLE },
               certificate: { role: NodeRole.NODE_ROLE_MANAGER, csr: Buffer.from(csrPem), certificate: Buffer.from(certPem), cn: nodeId, status: { state: 3, err: "" } },
@@ -282,7 +286,7 @@ export class Daemon {
         return unary<IssueNodeCertificateResponse>((md, o, cb) => client.issueNodeCertificate({
           csr: Buffer.from(csrPem),
           token: req.token,
-          hostname: hostname(),
+          hostname: this.hostname,
           advertiseAddr,
           availability: req.availability === NodeAvailability.UNRECOGNIZED ? NodeAvailability.NODE_AVAILABILITY_ACTIVE : req.availability,
         }, md, o, cb), ms).finally(() => client.close());
@@ -440,7 +444,7 @@ export class Daemon {
       const { keyPem, csrPem } = await createKeyAndCsr();
       const res = await callLeader(state.managers, (addr, ms) => {
         const client = new CAClient(addr, this.tls!.clientCredentials(), this.tls!.channelOptions());
-        return unary<IssueNodeCertificateResponse>((md, o, cb) => client.issueNodeCertificate({ csr: Buffer.from(csrPem), token: "", hostname: hostname(), advertiseAddr: state.advertiseAddr, availability: 0 }, md, o, cb), ms).finally(() => client.close());
+        return unary<IssueNodeCertificateResponse>((md, o, cb) => client.issueNodeCertificate({ csr: Buffer.from(csrPem), token: "", hostname: this.hostname, advertiseAddr: state.advertiseAddr, availability: 0 }, md, o, cb), ms).finally(() => client.close());
       });
       const certPem = res.certificate.toString();
       const material: NodeKeys = { rootCertPem: res.rootCa.toString(), certPem, keyPem };

@@ -15,6 +15,7 @@ const program = new Command("swarmd")
   .option("-H, --host <addr>", "local control socket", "unix:///var/run/swarmd.sock")
   .option("--listen-addr <host:port>", "cluster port for managers", "0.0.0.0:2377")
   .option("--advertise-addr <host[:port]>", "address other nodes reach this node at (default: the only non-loopback address)")
+  .option("--hostname <name>", "the node's hostname in the cluster (default: the host's)")
   .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"))
   .addOption(new Option("--raft-tick-ms <ms>", "Raft tick (tests)").argParser(Number).hideHelp())
   .addOption(new Option("--raft-election-tick <n>", "Raft election ticks (tests)").argParser(Number).hideHelp());
@@ -25,6 +26,7 @@ const flags = program.opts<{
   host: string;
   listenAddr: string;
   advertiseAddr?: string;
+  hostname?: string;
   logLevel: string;
   raftTickMs?: number;
   raftElectionTick?: number;
@@ -35,6 +37,7 @@ const daemon = new Daemon({
   dataDir: flags.dataDir,
   listenAddr: flags.listenAddr,
   ...(flags.advertiseAddr ? { advertiseAddr: flags.advertiseAddr } : {}),
+  ...(flags.hostname ? { hostname: flags.hostname } : {}),
   logger,
   version: SWARMD_VERSION,
   ...(flags.raftTickMs ? { tickMs: flags.raftTickMs } : {}),
