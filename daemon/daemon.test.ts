@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { CAClient } from "../proto/gen/ca.js";
 import { ControlClient } from "../proto/gen/control.js";
 import { LocalNodeState } from "../proto/gen/daemon.js";
-import { NodeRole } from "../proto/gen/types.js";
+import { NodeRole, NodeState } from "../proto/gen/types.js";
 import { bootstrapClientCredentials, managerChannelOptions, type NodeTls } from "../manager/ca/index.js";
 import { closedPort } from "../manager/raft/transport/test-support.js";
 import { Daemon } from "./daemon.js";
@@ -28,7 +28,7 @@ async function newDaemon(dataDir?: string): Promise<{ d: Daemon; addr: string; d
   const dir = dataDir ?? mkdtempSync(path.join(tmpdir(), "swarmd-test-"));
   if (!dataDir) dirs.push(dir);
   const addr = `127.0.0.1:${await closedPort()}`;
-  const d = new Daemon({ dataDir: dir, listenAddr: addr, advertiseAddr: addr, logger: pino({ level: "silent" }), tickMs: 20, version: "test" });
+  const d = new Daemon({ dataDir: dir, listenAddr: addr, advertiseAddr: addr, logger: pino({ level: process.env["TEST_LOG"] ?? "silent" }), tickMs: 20, version: "test" });
   daemons.push(d);
   await d.start();
   return { d, addr, dir };
@@ -76,8 +76,38 @@ describe("swarmd joins", () => {
     expect(await nodeCount(m.d)).toBe(3);
     const roles = (await m.d.managerRuntime()!.control.listNodes({ filters: undefined })).nodes.map((n) => n.role).sort();
     expect(roles).toEqual([NodeRole.NODE_ROLE_WORKER, NodeRole.NODE_ROLE_MANAGER, NodeRole.NODE_ROLE_MANAGER].sort());
+    await waitFor(async () => {
+      const nodes = (await m.d.managerRuntime()!.control.listNodes({ filters: undefined })).nodes;
+      return nodes.length === 3 && nodes.every((n) => n.status?.state === NodeState.NODE_STATE_READY);
+    }, "every node to hold a session and be ready");
     // A worker's local Control calls are refused with docker's message.
     expect(w.d.controlUnavailableReason()?.message).toMatch(/^This node is not a swarm manager. Worker nodes can't be used/);
+  });
+
+  it("promotes a worker and demotes the leader: certificates and Raft membership follow", async () => {
+    const m = await initCluster();
+    const t = await tokens(m.d);
+    const m2 = await newDaemon();
+    await join(m2.d, t.manager, m.addr);
+    const w = await newDaemon();
+    await join(w.d, t.worker, m.addr);
+    const control = (d: Daemon): NonNullable<ReturnType<Daemon["managerRuntime"]>>["control"] => d.managerRuntime()!.control;
+    const setRole = async (on: Daemon, nodeId: string, role: NodeRole): Promise<void> => {
+      const n = (await control(on).getNode({ nodeId })).node!;
+      await control(on).updateNode({ nodeId, nodeVersion: n.meta!.version, spec: { ...n.spec!, desiredRole: role } });
+    };
+    const wId = (await w.d.info()).nodeId;
+    await setRole(m.d, wId, NodeRole.NODE_ROLE_MANAGER);
+    await waitFor(async () => (await w.d.info()).raft?.members.length === 3, "the promoted worker to join Raft");
+    expect((await w.d.info()).role).toBe(NodeRole.NODE_ROLE_MANAGER);
+
+    const mId = (await m.d.info()).nodeId;
+    await setRole(m.d, mId, NodeRole.NODE_ROLE_WORKER);
+    await waitFor(async () => (await m.d.info()).role === NodeRole.NODE_ROLE_WORKER, "the demoted leader to become a worker");
+    await waitFor(async () => (await m2.d.info()).raft?.members.length === 2, "Raft to drop the demoted leader");
+    expect(m.d.managerRuntime()).toBeNull();
+    const leader = (await m2.d.info()).raft!;
+    expect(leader.members.map((x) => x.nodeId).sort()).toEqual([(await m2.d.info()).nodeId, wId].sort());
   });
 
   it("refuses bad joins with clear errors and leaves no trace", async () => {
@@ -120,7 +150,8 @@ describe("swarmd joins", () => {
   it("refuses a garbled CSR without creating a node", async () => {
     const m = await initCluster();
     const t = await tokens(m.d);
-    const root = m.d.managerRuntime()!.manager.store.view((r) => (r.list("cluster")[0] as unknown as { rootCa: { caCert: Buffer } }).rootCa.caCert.toString());
+    const caCert = m.d.managerRuntime()!.manager.store.view((r) => (r.list("cluster")[0] as unknown as { rootCa: { caCert: Uint8Array } }).rootCa.caCert);
+    const root = Buffer.from(caCert).toString();
     const client = new CAClient(m.addr, bootstrapClientCredentials(root), managerChannelOptions());
     const err = await refused(
       unary((md, o, cb) => client.issueNodeCertificate({ csr: Buffer.from("not a csr"), token: t.worker, hostname: "x", advertiseAddr: "", availability: 0 }, md, o, cb), 5000),

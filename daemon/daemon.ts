@@ -31,6 +31,7 @@ import {
   signNodeCertificate,
   DEFAULT_NODE_CERT_EXPIRY_MS,
 } from "../manager/ca/index.js";
+import { AgentSession, describeHost } from "../agent/session/index.js";
 import { newObjectId } from "../manager/controlapi/index.js";
 import type { RaftInit } from "../manager/raft/index.js";
 import { resolveAdvertiseAddr, withDefaultPort } from "./addresses.js";
@@ -74,6 +75,7 @@ export class Daemon {
   private kek: Buffer | null = null;
   private runtime: ManagerRuntime | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
+  private agent: AgentSession | null = null;
   private renewing: Promise<void> | null = null;
   /** Serializes init/join/leave/unlock and role changes. */
   private busy: Promise<unknown> = Promise.resolve();
@@ -119,7 +121,9 @@ export class Daemon {
     this.kek = kek;
     this.tls = new NodeTls(material);
     try {
-      if (state.role === "manager") await this.startManager(null);
+      if (state.role === "manager" && state.raftId) await this.startManager(null);
+      this.startAgent();
+      if (state.role === "manager" && !state.raftId) void this.serialized(() => this.joinRaftUntilDone());
       this.phase = LocalNodeState.LOCAL_NODE_STATE_ACTIVE;
       this.phaseError = "";
       this.scheduleRenewal(material.certPem);
@@ -232,6 +236,7 @@ export class Daemon {
         await this.reset();
         throw e;
       }
+      this.startAgent();
       this.phase = LocalNodeState.LOCAL_NODE_STATE_ACTIVE;
       this.scheduleRenewal(certPem);
       this.log.info({ cluster: clusterId, node: nodeId, addr: advertiseAddr }, "cluster initialized");
@@ -293,7 +298,7 @@ export class Daemon {
       }).catch((e: unknown) => {
         throw asDaemonError(e, `cannot join through ${remote}`);
       });
-      const certPem = res.certificate.toString();
+      const certPem = Buffer.from(res.certificate).toString();
       const info = parseNodeCertificate(certPem);
       const role = ROLE_OF[info.role] ?? "worker";
       const state: NodeState = { nodeId: res.nodeId, clusterId: res.clusterId, role, advertiseAddr, listenAddr, managers: [remote] };
@@ -308,6 +313,7 @@ export class Daemon {
         await this.reset();
         throw asDaemonError(e, "cannot join the cluster's managers");
       }
+      this.startAgent();
       this.phase = LocalNodeState.LOCAL_NODE_STATE_ACTIVE;
       this.scheduleRenewal(certPem);
       this.log.info({ cluster: state.clusterId, node: state.nodeId, role }, "joined the cluster");
@@ -315,11 +321,19 @@ export class Daemon {
     });
   }
 
+  /**
+   * Options for a short-lived client to a manager: its own connection, so that it presents the
+   * current certificate (a shared connection may still carry the one before a renewal).
+   */
+  private oneShotChannel(): grpc.ChannelOptions {
+    return { ...this.tls!.channelOptions(), "grpc.use_local_subchannel_pool": 1 };
+  }
+
   /** Asks the leader to add this manager to Raft, then starts the manager side as a new member. */
   private async joinRaft(): Promise<void> {
     const state = this.state!;
     const res: RaftMembershipJoinResponse = await callLeader(state.managers, (addr, ms) => {
-      const client = new RaftMembershipClient(addr, this.tls!.clientCredentials(), this.tls!.channelOptions());
+      const client = new RaftMembershipClient(addr, this.tls!.clientCredentials(), this.oneShotChannel());
       return unary<RaftMembershipJoinResponse>((md, o, cb) => client.join({ addr: state.advertiseAddr }, md, o, cb), ms).finally(() => client.close());
     }, { timeoutMs: 30_000 });
     state.raftId = res.raftId;
@@ -356,7 +370,7 @@ export class Daemon {
       }
       if (rt && rt.manager.raft.status().confState.voters.length > 1) {
         await callLeader(this.state!.managers, (addr, ms) => {
-          const client = new RaftMembershipClient(addr, this.tls!.clientCredentials(), this.tls!.channelOptions());
+          const client = new RaftMembershipClient(addr, this.tls!.clientCredentials(), this.oneShotChannel());
           return unary((md, o, cb) => client.leave({}, md, o, cb), ms).finally(() => client.close());
         }, { timeoutMs: force ? 5_000 : 20_000 }).catch((e: unknown) => {
           if (!force) throw asDaemonError(e, "cannot leave Raft");
@@ -382,9 +396,33 @@ export class Daemon {
     this.phaseError = "";
   }
 
+  /** The agent side: one session with a manager, following the managers and this node's object. */
+  private startAgent(): void {
+    const state = this.state!;
+    const agent = new AgentSession({
+      managers: state.managers,
+      credentials: () => ({ credentials: this.tls!.clientCredentials(), channelOptions: this.tls!.channelOptions() }),
+      describe: () => Promise.resolve({ ...describeHost(), hostname: this.hostname }),
+    });
+    agent.on("node", (n) => this.onNodeObject(n));
+    agent.on("managers", (peers) => {
+      const addrs = peers.map((p) => p.addr).filter((a) => a);
+      if (addrs.length === 0 || !this.state) return;
+      this.state.managers = addrs;
+      this.stateFile.save(this.state);
+    });
+    agent.on("session", (id, manager) => this.log.info({ session: id, manager }, "agent session established"));
+    agent.on("disconnected", (reason) => this.log.info({ reason }, "agent session lost"));
+    agent.start();
+    this.agent = agent;
+  }
+
   private async stopSides(): Promise<void> {
     if (this.renewTimer) clearTimeout(this.renewTimer);
     this.renewTimer = null;
+    const agent = this.agent;
+    this.agent = null;
+    await agent?.stop();
     const rt = this.runtime;
     this.runtime = null;
     await rt?.stop();
@@ -443,11 +481,11 @@ export class Daemon {
       if (!state || !this.tls || this.phase !== LocalNodeState.LOCAL_NODE_STATE_ACTIVE) return;
       const { keyPem, csrPem } = await createKeyAndCsr();
       const res = await callLeader(state.managers, (addr, ms) => {
-        const client = new CAClient(addr, this.tls!.clientCredentials(), this.tls!.channelOptions());
+        const client = new CAClient(addr, this.tls!.clientCredentials(), this.oneShotChannel());
         return unary<IssueNodeCertificateResponse>((md, o, cb) => client.issueNodeCertificate({ csr: Buffer.from(csrPem), token: "", hostname: this.hostname, advertiseAddr: state.advertiseAddr, availability: 0 }, md, o, cb), ms).finally(() => client.close());
       });
-      const certPem = res.certificate.toString();
-      const material: NodeKeys = { rootCertPem: res.rootCa.toString(), certPem, keyPem };
+      const certPem = Buffer.from(res.certificate).toString();
+      const material: NodeKeys = { rootCertPem: Buffer.from(res.rootCa).toString(), certPem, keyPem };
       this.keys.saveKeys(material, state.role === "manager" ? this.kek : null);
       this.tls.update(material);
       this.scheduleRenewal(certPem);
@@ -466,7 +504,7 @@ export class Daemon {
     state.role = role;
     if (role === "manager") {
       this.stateFile.save(state);
-      await this.joinRaft();
+      await this.joinRaftUntilDone();
       return;
     }
     delete state.raftId;
@@ -479,6 +517,20 @@ export class Daemon {
     if (this.kek) {
       this.keys.rewrap(this.kek, null);
       this.kek = null;
+    }
+  }
+
+  /** Joins Raft as a manager, retrying while the leader cannot add this node yet (another membership change, an election). */
+  private async joinRaftUntilDone(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      if (!this.state || this.state.role !== "manager" || this.runtime || this.stopped) return;
+      try {
+        await this.joinRaft();
+        return;
+      } catch (e) {
+        this.log.warn({ err: (e as Error).message, attempt }, "cannot join Raft yet; retrying");
+        await new Promise((r) => setTimeout(r, Math.min(500 * attempt, 5_000)));
+      }
     }
   }
 
@@ -590,7 +642,7 @@ async function fetchRootCA(remote: string): Promise<string> {
   const client = new CAClient(remote, bootstrapClientCredentials(null), managerChannel());
   try {
     const res = await unary<GetRootCACertificateResponse>((md, o, cb) => client.getRootCaCertificate({}, md, o, cb), 5_000);
-    return res.certificate.toString();
+    return Buffer.from(res.certificate).toString();
   } catch (e) {
     throw asDaemonError(e, `cannot reach a manager at ${remote}`);
   } finally {

@@ -7,19 +7,23 @@ import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { CAService as CADefinition } from "../proto/gen/ca.js";
 import { ControlService as ControlDefinition } from "../proto/gen/control.js";
+import { DispatcherService as DispatcherDefinition, type ManagerPeer } from "../proto/gen/dispatcher.js";
 import { RaftMembershipService as RaftMembershipDefinition } from "../proto/gen/membership.js";
 import type { Cluster, Node } from "../proto/gen/objects.js";
 import {
   CAService,
   caServiceImplementation,
   createAuthorizationInterceptor,
+  peerIdentity,
   type MethodPolicy,
   type NodeTls,
 } from "../manager/ca/index.js";
+import { Dispatcher, dispatcherServiceImplementation } from "../manager/dispatcher/index.js";
 import { ControlService, LeaderClients, controlServiceImplementation, newObjectId } from "../manager/controlapi/index.js";
 import { Manager } from "../manager/manager.js";
-import { RaftMembership, RoleManager, raftManagerMembership, raftMembershipImplementation } from "../manager/membership/index.js";
-import { AesGcmEncryptor, type RaftInit } from "../manager/raft/index.js";
+import { RaftMembership, RoleManager, nodesByRaftId, raftManagerMembership, raftMembershipImplementation } from "../manager/membership/index.js";
+import { AesGcmEncryptor, type RaftInit, type RaftNode } from "../manager/raft/index.js";
+import type { MemoryStore } from "../manager/store/index.js";
 import { UNLOCK_KEY_SUBSYSTEM } from "../manager/ca/index.js";
 
 export interface ManagerRuntimeOptions {
@@ -53,6 +57,13 @@ export function clusterPortPolicy(methodPath: string): MethodPolicy | undefined 
   return undefined;
 }
 
+/** The managers agents may connect to, and which one leads. */
+function managerPeers(store: MemoryStore, raft: RaftNode): ManagerPeer[] {
+  const st = raft.status();
+  const byRaft = nodesByRaftId(store);
+  return st.members.map((m) => ({ nodeId: byRaft.get(m.id) ?? "", addr: m.addr, leader: m.id === st.lead }));
+}
+
 /** A fresh Raft member id: 48 random bits, never 0. */
 export function newRaftId(): number {
   return randomInt(1, 2 ** 48);
@@ -70,6 +81,7 @@ export class ManagerRuntime {
   private constructor(
     readonly manager: Manager,
     private readonly opts: ManagerRuntimeOptions,
+    private readonly dispatcher: Dispatcher,
   ) {
     const adapterOpts = {
       isLeader: () => manager.isLeader(),
@@ -84,6 +96,7 @@ export class ManagerRuntime {
 
   /** Opens Raft and the store, serves the cluster port and starts Raft. `init` founds or joins a cluster on a fresh data dir. */
   static async start(opts: ManagerRuntimeOptions, init?: RaftInit): Promise<ManagerRuntime> {
+    let dispatcher: Dispatcher | null = null;
     const manager = await Manager.open(
       {
         raftId: opts.raftId,
@@ -94,9 +107,17 @@ export class ManagerRuntime {
         encryptor: new AesGcmEncryptor(opts.dek),
         ...(opts.tickMs ? { tickMs: opts.tickMs } : {}),
         ...(opts.electionTick ? { electionTick: opts.electionTick } : {}),
-        components: (store, raft) => [
-          new RoleManager({ store, raft, onError: (id, e) => opts.logger.warn({ node: id, err: e.message }, "role change not done yet") }),
-        ],
+        components: (store, raft) => {
+          dispatcher = new Dispatcher({
+            store,
+            managers: () => managerPeers(store, raft),
+            onError: (e) => opts.logger.warn({ err: e.message }, "dispatcher"),
+          });
+          return [
+            dispatcher,
+            new RoleManager({ store, raft, onError: (id, e) => opts.logger.warn({ node: id, err: e.message }, "role change not done yet") }),
+          ];
+        },
         componentEvents: {
           onStarted: (name) => opts.logger.info({ component: name }, "leader component started"),
           onStopped: (name) => opts.logger.info({ component: name }, "leader component stopped"),
@@ -105,7 +126,7 @@ export class ManagerRuntime {
       },
       init,
     );
-    const rt = new ManagerRuntime(manager, opts);
+    const rt = new ManagerRuntime(manager, opts, dispatcher!);
     try {
       await rt.serve();
     } catch (e) {
@@ -113,6 +134,8 @@ export class ManagerRuntime {
       throw e;
     }
     manager.raft.on("removed", () => opts.onRemoved());
+    manager.raft.on("membership", () => rt.dispatcher.managersChanged());
+    manager.raft.on("leader", () => rt.dispatcher.managersChanged());
     manager.raft.on("fatal", (e: Error) => opts.logger.fatal({ err: e.message }, "raft stopped"));
     manager.raft.on("role", (role: string) => opts.logger.info({ role }, "raft role"));
     rt.followUnlockKey();
@@ -136,6 +159,10 @@ export class ManagerRuntime {
     const leader = { isLeader: () => manager.isLeader(), leaderAddr: () => manager.raft.leader().addr };
     server.addService(ControlDefinition, this.controlHandlers);
     server.addService(CADefinition, caServiceImplementation(new CAService({ store: manager.store, newId: newObjectId }), leader));
+    server.addService(
+      DispatcherDefinition,
+      dispatcherServiceImplementation(this.dispatcher, { identify: (call) => peerIdentity(call), ...leader }),
+    );
     server.addService(
       RaftMembershipDefinition,
       raftMembershipImplementation(new RaftMembership({ raft: manager.raft, store: manager.store, newRaftId }), leader),

@@ -88,9 +88,9 @@ export class CAService {
       return { cluster: c, role: node.role, nodeId: node.id, existing: node };
     });
     const certPem = await signNodeCertificate({
-      rootCertPem: cluster.rootCa!.caCert.toString(),
-      rootKeyPem: cluster.rootCa!.caKey.toString(),
-      csrPem: req.csr.toString(),
+      rootCertPem: Buffer.from(cluster.rootCa!.caCert).toString(),
+      rootKeyPem: Buffer.from(cluster.rootCa!.caKey).toString(),
+      csrPem: Buffer.from(req.csr).toString(),
       nodeId,
       role: ROLE_NAMES[role],
       clusterId: cluster.id,

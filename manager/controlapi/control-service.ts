@@ -190,7 +190,7 @@ function rotateKeys(c: Cluster, rotation: KeyRotation | undefined): void {
   const root = c.rootCa;
   if (root && (rotation?.workerJoinToken || rotation?.managerJoinToken)) {
     const tokens = root.joinTokens ?? { worker: "", manager: "" };
-    const cert = root.caCert.toString();
+    const cert = Buffer.from(root.caCert).toString();
     if (rotation.workerJoinToken) tokens.worker = generateJoinToken(cert);
     if (rotation.managerJoinToken) tokens.manager = generateJoinToken(cert);
     root.joinTokens = tokens;
