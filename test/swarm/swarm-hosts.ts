@@ -57,7 +57,7 @@ export class SwarmdHost {
         "--advertise-addr",
         this.host.address,
         "--hostname",
-        this.host.name,
+        `h${this.host.index}`,
         "--log-level",
         "debug",
         "--raft-tick-ms",
