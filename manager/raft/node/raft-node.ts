@@ -41,10 +41,14 @@ import {
   wrapSnapshot,
   type Member,
 } from "./members.js";
+import { forceNewCluster } from "./force-new-cluster.js";
 import { RAFT_DEFAULTS, type RaftNodeOptions } from "./options.js";
 
-/** How a node with an empty data directory starts. Ignored when the directory holds state. */
-export type RaftInit = { bootstrap: { addr: string } } | { join: { members: Member[] } };
+/**
+ * How a node with an empty data directory starts (ignored when the directory holds state), or
+ * `forceNewCluster`: a member with state rebuilds a one-member cluster from it.
+ */
+export type RaftInit = { bootstrap: { addr: string } } | { join: { members: Member[] } } | { forceNewCluster: true };
 
 interface PendingProposal {
   term: number;
@@ -148,7 +152,8 @@ export class RaftNode extends EventEmitter {
   static async open(opts: RaftNodeOptions, init?: RaftInit): Promise<RaftNode> {
     const storage = await RaftDiskStorage.open(opts.dataDir, opts.encryptor ? { encryptor: opts.encryptor } : {});
     try {
-      const loaded = await storage.load();
+      let loaded = await storage.load();
+      if (init && "forceNewCluster" in init) loaded = await forceNewCluster(storage, loaded, opts.id);
       const fresh = loaded.snapshot === null && loaded.entries.length === 0 && loaded.hardState.term === 0;
       if (fresh && init && "bootstrap" in init) {
         const voters = { voters: [opts.id], learners: [] };
