@@ -576,10 +576,13 @@ export class Daemon {
       res.nodes = counts.nodes;
       const st = rt.manager.raft.status();
       const byRaft = new Map<number, string>();
-      for (const n of (await rt.control.listNodes({ filters: undefined }).catch(() => ({ nodes: [] as Node[] }))).nodes) {
-        if (n.managerStatus?.raftId) byRaft.set(n.managerStatus.raftId, n.id);
+      const reachable = new Set<number>([st.id]);
+      for (const n of await rt.nodesFromLeader().catch(() => [] as Node[])) {
+        const ms = n.managerStatus;
+        if (!ms?.raftId) continue;
+        byRaft.set(ms.raftId, n.id);
+        if (ms.reachability === Reachability.REACHABILITY_REACHABLE) reachable.add(ms.raftId);
       }
-      const active = new Set(st.peers.filter((p) => p.recentActive).map((p) => p.id));
       res.raft = {
         raftId: st.id,
         term: st.term,
@@ -592,7 +595,7 @@ export class Daemon {
           nodeId: byRaft.get(m.id) ?? "",
           addr: m.addr,
           leader: m.id === st.lead,
-          reachable: m.id === st.id || m.id === st.lead || active.has(m.id),
+          reachable: reachable.has(m.id),
           learner: st.confState.learners.includes(m.id),
         })),
       };

@@ -217,6 +217,19 @@ export class ManagerRuntime {
     }
   }
 
+  /** The nodes as the leader sees them (its manager statuses say who is reachable); this manager's own view when the leader cannot be asked. */
+  async nodesFromLeader(): Promise<Node[]> {
+    const local = async (): Promise<Node[]> => (await this.control.listNodes({ filters: undefined })).nodes;
+    const addr = this.manager.raft.leader().addr;
+    if (this.isLeader() || !addr) return local();
+    const client = this.leaderClients.get(addr);
+    return new Promise<Node[]>((resolve) =>
+      client.listNodes({ filters: undefined }, new grpc.Metadata(), { deadline: Date.now() + 2_000 }, (err, res) =>
+        err ? resolve(local()) : resolve(res.nodes),
+      ),
+    );
+  }
+
   nodeCount(): { managers: number; nodes: number } {
     return this.manager.store.view((r) => {
       const nodes = r.list("node") as Node[];
