@@ -92,18 +92,29 @@ describe("swarmd joins", () => {
     const w = await newDaemon();
     await join(w.d, t.worker, m.addr);
     const control = (d: Daemon): NonNullable<ReturnType<Daemon["managerRuntime"]>>["control"] => d.managerRuntime()!.control;
+    // Read-modify-write, again when a status write raced it (optimistic concurrency).
     const setRole = async (on: Daemon, nodeId: string, role: NodeRole): Promise<void> => {
-      const n = (await control(on).getNode({ nodeId })).node!;
-      await control(on).updateNode({ nodeId, nodeVersion: n.meta!.version, spec: { ...n.spec!, desiredRole: role } });
+      for (;;) {
+        const n = (await control(on).getNode({ nodeId })).node!;
+        try {
+          await control(on).updateNode({ nodeId, nodeVersion: n.meta!.version, spec: { ...n.spec!, desiredRole: role } });
+          return;
+        } catch (e) {
+          if (!/out of sequence/.test((e as Error).message)) throw e;
+        }
+      }
     };
     const wId = (await w.d.info()).nodeId;
     await setRole(m.d, wId, NodeRole.NODE_ROLE_MANAGER);
-    await waitFor(async () => (await w.d.info()).raft?.members.length === 3, "the promoted worker to join Raft");
+    await waitFor(async () => {
+      const members = (await w.d.info()).raft?.members ?? [];
+      return members.length === 3 && members.every((x) => !x.learner);
+    }, "the promoted worker to join Raft and vote");
     expect((await w.d.info()).role).toBe(NodeRole.NODE_ROLE_MANAGER);
 
     const mId = (await m.d.info()).nodeId;
     await setRole(m.d, mId, NodeRole.NODE_ROLE_WORKER);
-    await waitFor(async () => (await m.d.info()).role === NodeRole.NODE_ROLE_WORKER, "the demoted leader to become a worker");
+    await waitFor(async () => (await m.d.info()).role === NodeRole.NODE_ROLE_WORKER, "the demoted leader to become a worker", 30_000);
     await waitFor(async () => (await m2.d.info()).raft?.members.length === 2, "Raft to drop the demoted leader");
     expect(m.d.managerRuntime()).toBeNull();
     const leader = (await m2.d.info()).raft!;

@@ -538,7 +538,15 @@ export class Daemon {
     this.log.warn("this manager was removed from Raft");
     const rt = this.runtime;
     this.runtime = null;
+    const others = rt?.manager.raft.status().members.map((m) => m.addr).filter((a) => a && a !== this.state?.advertiseAddr) ?? [];
     await rt?.stop();
+    // This node's agent may have been talking to the manager side that just stopped: point it at the others.
+    if (this.state && others.length > 0) {
+      this.state.managers = others;
+      this.stateFile.save(this.state);
+      await this.agent?.stop();
+      this.startAgent();
+    }
   }
 
   /** The role the store gives this node changed (seen in the agent's session): get a certificate for it. */

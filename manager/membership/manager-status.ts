@@ -40,8 +40,10 @@ export function raftManagerMembership(raft: RaftNode): ManagerMembership {
       if (!id || !voters.includes(id)) return null;
       const remaining = voters.filter((v) => v !== id);
       const up = remaining.filter((v) => reachable.has(v)).length;
-      if (up >= quorum(remaining.length)) return null;
-      return `demoting would leave ${up} of ${remaining.length} managers reachable: quorum needs ${quorum(remaining.length)}`;
+      if (remaining.length > 0 && up >= quorum(remaining.length)) return null;
+      const learners = raft.status().confState.learners.length;
+      const catchingUp = learners > 0 ? ` (${learners} more ${learners === 1 ? "is" : "are"} still catching up and cannot vote yet; retry shortly)` : "";
+      return `demoting would leave ${up} of ${remaining.length} voting managers reachable: quorum needs ${quorum(remaining.length)}${catchingUp}`;
     },
   };
 }
