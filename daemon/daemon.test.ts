@@ -8,6 +8,7 @@ import * as grpc from "@grpc/grpc-js";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { CAClient } from "../proto/gen/ca.js";
+import { RaftClient } from "../proto/gen/raft.js";
 import { ControlClient } from "../proto/gen/control.js";
 import { LocalNodeState } from "../proto/gen/daemon.js";
 import { NodeRole, NodeState } from "../proto/gen/types.js";
@@ -183,6 +184,56 @@ describe("swarmd joins", () => {
     client.close();
     expect(err.code).toBe(grpc.status.PERMISSION_DENIED);
     expect(err.message).toMatch(/role swarm-worker may not call \/swarm\.v1\.Control\/ListNodes/);
+    // Raft too: a worker's stream is refused before any message is read.
+    const raft = new RaftClient(m.addr, tls.clientCredentials(), tls.channelOptions());
+    const raftErr = await new Promise<grpc.ServiceError>((resolve) => {
+      const call = raft.streamMessages((e) => resolve(e!));
+      call.end();
+    });
+    raft.close();
+    expect(raftErr.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(raftErr.details).toMatch(/role swarm-worker may not call \/swarm\.raft\.v1\.Raft\/StreamMessages/);
+  });
+
+  it("refuses a demotion that would cost the quorum, with the arithmetic", async () => {
+    const m = await initCluster();
+    const t = await tokens(m.d);
+    const m2 = await newDaemon();
+    await join(m2.d, t.manager, m.addr);
+    const m3 = await newDaemon();
+    await join(m3.d, t.manager, m.addr);
+    await waitFor(async () => {
+      const members = (await m.d.info()).raft?.members ?? [];
+      return members.length === 3 && members.every((x) => !x.learner);
+    }, "three voting managers");
+    await m3.d.stop();
+    const m2Id = (await m2.d.info()).nodeId;
+    await waitFor(async () => {
+      const n = (await m.d.managerRuntime()!.control.getNode({ nodeId: (await m3.d.info()).nodeId })).node!;
+      return n.managerStatus?.reachability === 1;
+    }, "the stopped manager to be unreachable");
+    const n = (await m.d.managerRuntime()!.control.getNode({ nodeId: m2Id })).node!;
+    const err = await refused(
+      m.d.managerRuntime()!.control.updateNode({ nodeId: m2Id, nodeVersion: n.meta!.version, spec: { ...n.spec!, desiredRole: NodeRole.NODE_ROLE_WORKER } }),
+    );
+    expect(err.message).toBe("demoting would leave 1 of 2 voting managers reachable: quorum needs 2");
+    expect((await m.d.managerRuntime()!.control.getNode({ nodeId: m2Id })).node!.spec!.desiredRole).toBe(NodeRole.NODE_ROLE_MANAGER);
+  });
+
+  it("rebuilds a one-manager cluster with --force-new-cluster after losing quorum for good", async () => {
+    const m = await initCluster();
+    const t = await tokens(m.d);
+    const others = [await newDaemon(), await newDaemon()];
+    for (const o of others) await join(o.d, t.manager, m.addr);
+    await waitFor(async () => ((await m.d.info()).raft?.members ?? []).filter((x) => !x.learner).length === 3, "three voting managers");
+    const survivor = others[0]!;
+    for (const d of [m.d, others[1]!.d]) await d.stop();
+    const res = await survivor.d.init({ advertiseAddr: "", listenAddr: "", autolock: false, certExpiryMs: 0, forceNewCluster: true, dispatcherHeartbeatMs: 0 });
+    expect(res.clusterId).toBe((await survivor.d.info()).clusterId);
+    const info = await survivor.d.info();
+    expect(info.raft!.members.map((x) => x.addr)).toEqual([survivor.addr]);
+    expect(info.raft!.leaderRaftId).toBe(info.raft!.raftId);
+    await waitFor(async () => (await nodeCount(survivor.d)) === 3, "the survivor's store to hold all three nodes");
   });
 
   it("leaves: the last manager needs force; a worker leaves at once", async () => {
@@ -213,7 +264,23 @@ describe("autolock", () => {
     expect((await again.d.info()).state).toBe(LocalNodeState.LOCAL_NODE_STATE_LOCKED);
     await again.d.unlock(m.unlockKey);
     expect((await again.d.info()).state).toBe(LocalNodeState.LOCAL_NODE_STATE_ACTIVE);
-    await waitFor(async () => (await nodeCount(again.d)) === 1, "the unlocked manager to replay its log");
+    await waitFor(async () => again.d.managerRuntime()!.isLeader(), "the unlocked manager to lead");
+
+    // Rotating the key re-wraps this manager's keys: after a restart only the new key unlocks it.
+    const control = again.d.managerRuntime()!.control;
+    const c = (await control.listClusters({ filters: undefined })).clusters[0]!;
+    await control.updateCluster({ clusterId: c.id, clusterVersion: c.meta!.version, spec: c.spec, rotation: { workerJoinToken: false, managerJoinToken: false, managerUnlockKey: true } });
+    const rotated = (await control.getUnlockKey({})).unlockKey;
+    expect(rotated).not.toBe(m.unlockKey);
+    await waitFor(async () => {
+      const d = again.d as unknown as { kek: Buffer | null };
+      return d.kek !== null && `SWMKEY-1-${d.kek.toString("base64").replace(/=+$/, "")}` === rotated;
+    }, "the manager to re-wrap its keys with the rotated key");
+    await again.d.stop();
+    const third = await newDaemon(m.dir);
+    expect((await refused(third.d.unlock(m.unlockKey))).message).toMatch(/^invalid key/);
+    await third.d.unlock(rotated);
+    await waitFor(async () => (await nodeCount(third.d)) === 1, "the unlocked manager to replay its log");
   });
 });
 
