@@ -51,6 +51,7 @@ down() {
   done
   for ns in $(ip netns list | awk '/^swlocal-h[0-9]+/ {print $1}'); do ip netns del "$ns"; done
   ip link del "$BRIDGE" 2>/dev/null || true
+  if command -v iptables >/dev/null; then iptables -D FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT 2>/dev/null || true; fi
   rm -rf "$STATE"
 }
 

@@ -3,17 +3,24 @@
 import * as grpc from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
 import {
+  AssignmentChangeAction,
+  AssignmentsType,
   DispatcherService,
+  type AssignmentChange,
+  type AssignmentsMessage,
+  type AssignmentsRequest,
   type DispatcherServer,
   type HeartbeatRequest,
   type HeartbeatResponse,
   type ManagerPeer,
   type SessionMessage,
   type SessionRequest,
+  type UpdateTaskStatusRequest,
 } from "../../proto/gen/dispatcher.js";
-import { Node } from "../../proto/gen/objects.js";
-import { NodeDescription, NodeRole } from "../../proto/gen/types.js";
+import { Node, Secret, Task } from "../../proto/gen/objects.js";
+import { NodeDescription, NodeRole, TaskState } from "../../proto/gen/types.js";
 import { AgentSession } from "./agent-session.js";
+import type { AssignmentsEvent } from "./assignments.js";
 
 const insecure = grpc.credentials.createInsecure();
 const cleanups: (() => unknown)[] = [];
@@ -38,6 +45,12 @@ interface FakeManager {
   answer: () => Partial<grpc.StatusObject> | HeartbeatResponse;
   /** What to do with a new session; default: send one message. */
   onSession: (call: grpc.ServerWritableStream<SessionRequest, SessionMessage>) => void;
+  assignmentCalls: grpc.ServerWritableStream<AssignmentsRequest, AssignmentsMessage>[];
+  /** What to do with a new Assignments stream (already in assignmentCalls); default: nothing (it stays open). */
+  onAssignments: (call: grpc.ServerWritableStream<AssignmentsRequest, AssignmentsMessage>) => void;
+  statusCalls: UpdateTaskStatusRequest[];
+  /** The error to answer an UpdateTaskStatus with, or null for success (the default). */
+  statusAnswer: (req: UpdateTaskStatusRequest) => Partial<grpc.StatusObject> | null;
 }
 
 const message = (over: Partial<SessionMessage> = {}): SessionMessage => ({
@@ -57,6 +70,10 @@ async function fakeManager(): Promise<FakeManager> {
     beats: [],
     answer: () => ({ periodMs: 10 }),
     onSession: (call) => call.write(message()),
+    assignmentCalls: [],
+    onAssignments: () => {},
+    statusCalls: [],
+    statusAnswer: () => null,
   };
   const impl: DispatcherServer = {
     session: (call) => {
@@ -69,8 +86,17 @@ async function fakeManager(): Promise<FakeManager> {
       if ("code" in a) cb(a);
       else cb(null, a as HeartbeatResponse);
     },
-    assignments: (call) => call.emit("error", { code: grpc.status.UNIMPLEMENTED }),
-    updateTaskStatus: (_call, cb) => cb({ code: grpc.status.UNIMPLEMENTED }),
+    // Assignments streams stay open (and send nothing) unless a test says otherwise.
+    assignments: (call) => {
+      m.assignmentCalls.push(call);
+      m.onAssignments(call);
+    },
+    updateTaskStatus: (call, cb) => {
+      m.statusCalls.push(call.request);
+      const a = m.statusAnswer(call.request);
+      if (a) cb(a);
+      else cb(null, {});
+    },
   };
   const server = new grpc.Server();
   server.addService(DispatcherService, impl);
@@ -82,9 +108,19 @@ async function fakeManager(): Promise<FakeManager> {
   return m;
 }
 
-function agent(managers: string[], extra: { rpcTimeoutMs?: number; random?: () => number } = {}) {
+function agent(
+  managers: string[],
+  extra: { rpcTimeoutMs?: number; random?: () => number; statusBatch?: { maxUpdates?: number; delayMs?: number } } = {},
+) {
   let credentialCalls = 0;
-  const events = { sessions: [] as [string, string][], nodes: [] as Node[], managers: [] as ManagerPeer[][], disconnects: [] as string[] };
+  const events = {
+    sessions: [] as [string, string][],
+    nodes: [] as Node[],
+    managers: [] as ManagerPeer[][],
+    disconnects: [] as string[],
+    reconnects: [] as string[],
+    assignments: [] as AssignmentsEvent[],
+  };
   const s = new AgentSession({
     managers,
     credentials: () => {
@@ -100,6 +136,8 @@ function agent(managers: string[], extra: { rpcTimeoutMs?: number; random?: () =
   s.on("node", (n) => events.nodes.push(n));
   s.on("managers", (p) => events.managers.push(p));
   s.on("disconnected", (r) => events.disconnects.push(r));
+  s.on("reconnected", (id) => events.reconnects.push(id));
+  s.on("assignments", (a) => events.assignments.push(a));
   s.start();
   cleanups.push(() => s.stop());
   return { s, events, credentialCalls: () => credentialCalls };
@@ -207,5 +245,153 @@ describe("AgentSession", () => {
     expect(a.s.session).toBeNull();
     expect(m.sessions).toHaveLength(1);
     expect(a.events.disconnects).toEqual([]);
+  });
+});
+
+const taskChange = (id: string, action = AssignmentChangeAction.ASSIGNMENT_CHANGE_ACTION_UPDATE): AssignmentChange => ({
+  assignment: { item: { $case: "task", task: Task.fromPartial({ id, desiredState: TaskState.TASK_STATE_RUNNING }) } },
+  action,
+});
+const secretChange = (id: string, action = AssignmentChangeAction.ASSIGNMENT_CHANGE_ACTION_UPDATE): AssignmentChange => ({
+  assignment: { item: { $case: "secret", secret: Secret.fromPartial({ id, spec: { data: Buffer.from("v") } }) } },
+  action,
+});
+const complete = (resultsIn: string, changes: AssignmentChange[]): AssignmentsMessage => ({
+  type: AssignmentsType.ASSIGNMENTS_TYPE_COMPLETE,
+  appliesTo: "",
+  resultsIn,
+  changes,
+});
+const incremental = (appliesTo: string, resultsIn: string, changes: AssignmentChange[]): AssignmentsMessage => ({
+  type: AssignmentsType.ASSIGNMENTS_TYPE_INCREMENTAL,
+  appliesTo,
+  resultsIn,
+  changes,
+});
+const running = (taskId: string, state = TaskState.TASK_STATE_RUNNING) => ({ taskId, status: { timestampUnixMs: 1, state, message: "", err: "", container: undefined, portStatus: undefined, appliedBy: "", appliedAtUnixMs: 0 } });
+
+describe("AgentSession assignments", () => {
+  it("opens Assignments with the session id and emits the complete set, then the changes", async () => {
+    const m = await fakeManager();
+    m.onAssignments = (call) => {
+      call.write(complete("a.1", [secretChange("s1"), taskChange("t1"), taskChange("t2")]));
+      call.write(
+        incremental("a.1", "a.2", [
+          taskChange("t3"),
+          taskChange("t1", AssignmentChangeAction.ASSIGNMENT_CHANGE_ACTION_REMOVE),
+          secretChange("s1", AssignmentChangeAction.ASSIGNMENT_CHANGE_ACTION_REMOVE),
+        ]),
+      );
+    };
+    const a = agent([m.addr]);
+    await waitFor("two assignments events", () => a.events.assignments.length === 2);
+    expect(m.assignmentCalls[0]!.request.sessionId).toBe("s1");
+    const [first, second] = a.events.assignments;
+    expect(first!.type).toBe("complete");
+    expect(first!.tasks.map((t) => t.id)).toEqual(["t1", "t2"]);
+    expect(first!.secrets.map((x) => [x.id, Buffer.from(x.spec!.data).toString()])).toEqual([["s1", "v"]]);
+    expect(second).toMatchObject({ type: "incremental", removedTasks: ["t1"], removedSecrets: ["s1"], secrets: [], configs: [] });
+    expect(second!.tasks.map((t) => t.id)).toEqual(["t3"]);
+    expect(a.events.reconnects).toEqual(["s1"]);
+  });
+
+  it("reopens the stream for a complete set when an incremental message does not follow on", async () => {
+    const m = await fakeManager();
+    m.onAssignments = (call) => {
+      if (m.assignmentCalls.length === 1) {
+        call.write(complete("a.1", [taskChange("t1")]));
+        call.write(incremental("a.7", "a.8", [taskChange("t2")])); // a.2 … a.7 went missing
+      } else {
+        call.write(complete("b.1", [taskChange("t1"), taskChange("t2")]));
+      }
+    };
+    const a = agent([m.addr]);
+    await waitFor("the second complete set", () => a.events.assignments.length === 2);
+    expect(a.events.assignments.map((e) => e.type)).toEqual(["complete", "complete"]);
+    expect(m.assignmentCalls).toHaveLength(2);
+    expect(a.s.assignmentStreamsOpened).toBe(2);
+    await waitFor("the first stream to be cancelled", () => m.assignmentCalls[0]!.cancelled);
+    expect(a.events.sessions).toHaveLength(1); // the session itself carried on
+  });
+
+  it("a failed Assignments stream ends the session; the next one opens a new stream", async () => {
+    const m = await fakeManager();
+    m.onAssignments = (call) => {
+      if (m.assignmentCalls.length === 1) call.emit("error", { code: grpc.status.NOT_FOUND, details: "session s1 of node n1 is not valid (reconnect)" });
+      else call.write(complete("b.1", []));
+    };
+    const a = agent([m.addr]);
+    await waitFor("a complete set on the second session", () => a.events.assignments.length === 1);
+    expect(a.events.disconnects[0]).toBe(`assignments from ${m.addr} failed: NOT_FOUND: session s1 of node n1 is not valid (reconnect)`);
+    expect(a.events.reconnects).toHaveLength(2);
+  });
+});
+
+describe("AgentSession status reports", () => {
+  it("sends statuses in batches of at most maxUpdates, the latest per task", async () => {
+    const m = await fakeManager();
+    const a = agent([m.addr], { statusBatch: { maxUpdates: 3, delayMs: 5 } });
+    await waitFor("a session", () => a.events.sessions.length === 1);
+    const first = a.s.reportStatus([running("t1", TaskState.TASK_STATE_PREPARING), running("t2"), running("t3"), running("t4")]);
+    // A lower state queued later does not replace a higher one; a higher one does.
+    const second = a.s.reportStatus([running("t5"), running("t6"), running("t7")]);
+    await Promise.all([first, second]);
+    const sizes = m.statusCalls.map((c) => c.updates.length);
+    expect(sizes.reduce((x, y) => x + y, 0)).toBe(7);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(3);
+    expect(m.statusCalls.every((c) => c.sessionId === "s1")).toBe(true);
+
+    m.statusCalls.length = 0;
+    const later = Promise.all([
+      a.s.reportStatus([running("t8", TaskState.TASK_STATE_RUNNING)]),
+      a.s.reportStatus([running("t8", TaskState.TASK_STATE_STARTING)]),
+      a.s.reportStatus([running("t9", TaskState.TASK_STATE_STARTING)]),
+      a.s.reportStatus([running("t9", TaskState.TASK_STATE_FAILED)]),
+    ]);
+    await later;
+    const sent = m.statusCalls.flatMap((c) => c.updates).map((u) => [u.taskId, u.status!.state]);
+    expect(sent).toEqual([
+      ["t8", TaskState.TASK_STATE_RUNNING],
+      ["t9", TaskState.TASK_STATE_FAILED],
+    ]);
+  });
+
+  it("keeps statuses the manager did not take and sends them over the next session; the worker is asked to re-report", async () => {
+    const m = await fakeManager();
+    let n = 0;
+    m.onSession = (call) => call.write(message({ sessionId: `s${++n}` }));
+    // The first session's manager fails every report, then its stream ends.
+    m.statusAnswer = (req) => {
+      if (req.sessionId !== "s1") return null;
+      m.sessions[0]!.end();
+      return { code: grpc.status.UNAVAILABLE, details: "dispatcher stopped: leadership moved" };
+    };
+    const a = agent([m.addr]);
+    await waitFor("a session", () => a.events.sessions.length === 1);
+    await a.s.reportStatus([running("t1"), running("t2")]);
+    expect(a.events.reconnects).toEqual(["s1", "s2"]);
+    const delivered = m.statusCalls.filter((c) => c.sessionId === "s2").flatMap((c) => c.updates.map((u) => u.taskId));
+    expect(delivered.sort()).toEqual(["t1", "t2"]);
+    expect(m.statusCalls.some((c) => c.sessionId === "s1")).toBe(true);
+    expect(a.s.queuedStatuses).toBe(0);
+  });
+
+  it("a refused report is rejected and not retried", async () => {
+    const m = await fakeManager();
+    m.statusAnswer = () => ({ code: grpc.status.PERMISSION_DENIED, details: "node n1 cannot update the status of tasks not assigned to it: t9" });
+    const a = agent([m.addr]);
+    await waitFor("a session", () => a.events.sessions.length === 1);
+    await expect(a.s.reportStatus([running("t9")])).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED });
+    expect(m.statusCalls).toHaveLength(1);
+    expect(a.s.queuedStatuses).toBe(0);
+  });
+
+  it("stop() rejects the statuses not sent yet", async () => {
+    const m = await fakeManager();
+    m.onSession = () => {}; // no session: nothing can be sent
+    const a = agent([m.addr]);
+    const p = a.s.reportStatus([running("t1")]);
+    await a.s.stop();
+    await expect(p).rejects.toThrow("the agent session stopped");
   });
 });

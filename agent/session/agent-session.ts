@@ -5,18 +5,28 @@
 // it closes the channel and dials again, the last session message's leader first, else another
 // manager, after an exponential backoff with jitter. Credentials are fetched on every dial, so a
 // renewed certificate is used from the next connection on.
+//
+// Once a session is up it opens the Assignments stream and emits each message as an `assignments`
+// event (a complete set first); an incremental message that does not follow on from the one before
+// reopens the stream for a complete set. Task statuses go out through reportStatus(), batched by a
+// StatusReporter that keeps them across reconnects; after every (re)connect `reconnected` asks the
+// worker to report every task's status again, as SwarmKit's agent does.
 import { EventEmitter } from "node:events";
 import * as grpc from "@grpc/grpc-js";
 import {
   DispatcherClient,
+  type AssignmentsMessage,
   type HeartbeatResponse,
   type ManagerPeer,
   type SessionMessage,
+  type TaskStatusUpdate,
 } from "../../proto/gen/dispatcher.js";
 import type { Node } from "../../proto/gen/objects.js";
 import type { NodeDescription } from "../../proto/gen/types.js";
 import { LEADER_ADDR_METADATA } from "../../proto/metadata.js";
+import { assignmentsEvent, isGap, type AssignmentsEvent } from "./assignments.js";
 import { DEFAULT_BACKOFF, ManagerPicker, backoffDelay, type Backoff } from "./remotes.js";
+import { StatusReporter, type StatusBatch } from "./status-reporter.js";
 
 /** Deadline of a heartbeat and of the first session message (SwarmKit's agent: 5 s). */
 export const DEFAULT_RPC_TIMEOUT_MS = 5_000;
@@ -39,6 +49,8 @@ export interface AgentSessionOptions {
    * certificate and this is unset; tests without TLS name the node here.
    */
   metadata?: () => grpc.Metadata;
+  /** Batching of reportStatus(). Default 100 updates per call, sent 100 ms after the first is queued. */
+  statusBatch?: Partial<StatusBatch>;
 }
 
 /** Events of an AgentSession. */
@@ -53,6 +65,14 @@ export interface AgentSessionEvents {
   message: [message: SessionMessage];
   /** A session or an attempt to open one ended; the agent dials again after a backoff. */
   disconnected: [reason: string];
+  /**
+   * A session was established, the first one or after a reconnect: report the status of every task
+   * again (the manager may have missed some, or be a new leader). Follows `session`; the first
+   * `assignments` event of the session comes after it.
+   */
+  reconnected: [sessionId: string, manager: string];
+  /** A message of the Assignments stream: a complete set (first on every stream) or changes to it. */
+  assignments: [assignments: AssignmentsEvent];
 }
 
 /** The outcome of one connection: why it ended, and where the leader is if the manager said. */
@@ -70,6 +90,9 @@ function leaderOf(err: grpc.ServiceError | undefined): string | null {
 function samePeers(a: ManagerPeer[] | null, b: ManagerPeer[]): boolean {
   return a !== null && a.length === b.length && a.every((p, i) => p.nodeId === b[i]!.nodeId && p.addr === b[i]!.addr && p.leader === b[i]!.leader);
 }
+
+/** Answers to UpdateTaskStatus that another try would get again: those reports are rejected, not retried. */
+const PERMANENT = new Set<number>([grpc.status.PERMISSION_DENIED, grpc.status.INVALID_ARGUMENT, grpc.status.UNIMPLEMENTED]);
 
 function describeError(err: grpc.ServiceError): string {
   return `${grpc.status[err.code] ?? err.code}: ${err.details || err.message}`;
@@ -89,6 +112,8 @@ export class AgentSession extends EventEmitter<AgentSessionEvents> {
   private lastSessionId = "";
   private lastManagers: ManagerPeer[] | null = null;
   private current: { sessionId: string; manager: string } | null = null;
+  private readonly reporter: StatusReporter;
+  private assignmentStreams = 0;
 
   constructor(private readonly opts: AgentSessionOptions) {
     super();
@@ -97,6 +122,32 @@ export class AgentSession extends EventEmitter<AgentSessionEvents> {
     this.picker = new ManagerPicker(opts.managers, this.random);
     this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
     this.timeoutMs = opts.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
+    this.reporter = new StatusReporter({
+      ...(opts.statusBatch ? { batch: opts.statusBatch } : {}),
+      backoff: this.backoff,
+      random: this.random,
+      isPermanent: (e) => PERMANENT.has((e as grpc.ServiceError).code),
+    });
+  }
+
+  /**
+   * Sends task statuses to the managers, batched (latest status per task; a lower state never
+   * replaces a higher one). Resolves once the manager committed them; statuses not sent when a
+   * session ends are kept and sent over the next one. Rejects when the manager refuses them for good
+   * (PERMISSION_DENIED: a task of another node; INVALID_ARGUMENT) or on stop().
+   */
+  reportStatus(updates: TaskStatusUpdate[]): Promise<void> {
+    return this.reporter.report(updates);
+  }
+
+  /** Statuses waiting to be sent. */
+  get queuedStatuses(): number {
+    return this.reporter.queued;
+  }
+
+  /** Assignments streams opened so far (one per session, plus one per gap detected). */
+  get assignmentStreamsOpened(): number {
+    return this.assignmentStreams;
   }
 
   /** The open session (id and manager), or null between sessions. */
@@ -119,6 +170,7 @@ export class AgentSession extends EventEmitter<AgentSessionEvents> {
   async stop(): Promise<void> {
     this.stopped = true;
     this.interrupt?.();
+    this.reporter.close(new Error("the agent session stopped"));
     await this.loop;
   }
 
@@ -178,14 +230,19 @@ export class AgentSession extends EventEmitter<AgentSessionEvents> {
       let stream: grpc.ClientReadableStream<SessionMessage> | null = null;
       let beat: grpc.ClientUnaryCall | null = null;
       let timer: NodeJS.Timeout | null = null;
+      let assignments: grpc.ClientReadableStream<AssignmentsMessage> | null = null;
+      const statusCalls = new Set<grpc.ClientUnaryCall>();
 
       const finish = (reason: string, err?: grpc.ServiceError): void => {
         if (done) return;
         done = true;
         if (timer) clearTimeout(timer);
         this.interrupt = null;
+        this.reporter.detach();
         beat?.cancel();
         stream?.cancel();
+        assignments?.cancel();
+        for (const c of statusCalls) c.cancel();
         client.close();
         resolve({ reason, leader: leaderOf(err), established });
       };
@@ -209,6 +266,49 @@ export class AgentSession extends EventEmitter<AgentSessionEvents> {
         );
       };
 
+      /** Opens (or reopens, after a gap) the Assignments stream of this session. */
+      const openAssignments = (): void => {
+        const call = client.assignments({ sessionId }, this.metadata());
+        this.assignmentStreams++;
+        assignments = call;
+        let last: string | null = null;
+        const current = (): boolean => !done && assignments === call;
+        call.on("data", (msg: AssignmentsMessage) => {
+          if (!current()) return;
+          if (isGap(last, msg)) {
+            // A message went missing: only a complete set puts the node right again.
+            assignments = null;
+            call.cancel();
+            openAssignments();
+            return;
+          }
+          last = msg.resultsIn;
+          this.emit("assignments", assignmentsEvent(msg));
+        });
+        call.on("error", (err: grpc.ServiceError) => {
+          if (current()) finish(`assignments from ${addr} failed: ${describeError(err)}`, err);
+        });
+        call.on("end", () => {
+          if (current()) finish(`assignments from ${addr} ended`);
+        });
+      };
+
+      const sendStatuses = (updates: TaskStatusUpdate[]): Promise<void> =>
+        new Promise<void>((resolveCall, rejectCall) => {
+          if (done) return rejectCall(Object.assign(new Error("the session ended"), { code: grpc.status.CANCELLED }));
+          const call = client.updateTaskStatus(
+            { sessionId, updates },
+            this.metadata(),
+            { deadline: new Date(Date.now() + this.timeoutMs) },
+            (err: grpc.ServiceError | null) => {
+              statusCalls.delete(call);
+              if (err) rejectCall(err);
+              else resolveCall();
+            },
+          );
+          statusCalls.add(call);
+        });
+
       const onMessage = (msg: SessionMessage): void => {
         if (done) return;
         if (!established) {
@@ -221,6 +321,11 @@ export class AgentSession extends EventEmitter<AgentSessionEvents> {
           periodMs = msg.heartbeatPeriodMs || DEFAULT_RPC_TIMEOUT_MS;
           schedule(periodMs);
           this.emit("session", sessionId, addr);
+          if (done) return; // a listener stopped the agent
+          this.reporter.attach(sendStatuses);
+          this.emit("reconnected", sessionId, addr);
+          if (done) return;
+          openAssignments();
         }
         if (msg.heartbeatPeriodMs) periodMs = msg.heartbeatPeriodMs;
         this.picker.observe(msg.managers);

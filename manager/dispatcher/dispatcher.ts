@@ -5,14 +5,27 @@
 // periods is DOWN; after a leader change, nodes get 6 periods (UNKNOWN until heard from). Status is
 // written only on transitions, in batches. Runs on the leader only (a LeaderComponent).
 //
-// Assignments and UpdateTaskStatus (a later issue) hang off the same sessions: they validate the
-// caller's session with `sessionOf`, and follow the store like `follow` does.
+// Assignments and UpdateTaskStatus hang off the same sessions. A node's Assignments stream gets a
+// complete set (its tasks from ASSIGNED on, with the secrets and configs they use), then incremental
+// changes collected for up to 100 ms or 100 changes; one store watch serves every stream, and each
+// task event goes only to the stream of the task's node. Task statuses are checked (the caller's
+// own tasks only) and written in batches by the TaskStatusWriter.
 import { isIP } from "node:net";
-import type { HeartbeatResponse, ManagerPeer, SessionMessage, SessionRequest } from "../../proto/gen/dispatcher.js";
-import type { Cluster, Node } from "../../proto/gen/objects.js";
+import {
+  AssignmentsType,
+  type AssignmentsMessage,
+  type HeartbeatResponse,
+  type ManagerPeer,
+  type SessionMessage,
+  type SessionRequest,
+  type TaskStatusUpdate,
+} from "../../proto/gen/dispatcher.js";
+import type { Cluster, Config, Node, Secret, Task } from "../../proto/gen/objects.js";
 import { EncryptionKey, NodeState } from "../../proto/gen/types.js";
 import type { LeaderComponent } from "../leader-components.js";
-import { StoreError, StoreErrorCode, type MemoryStore, type StoreEvent, type Watch } from "../store/index.js";
+import { StoreError, StoreErrorCode, type MemoryStore, type ReadView, type StoreEvent, type Watch, type WatchOptions } from "../store/index.js";
+import { ASSIGNMENT_BATCH_LIMIT, ASSIGNMENT_BATCH_MS, AssignmentSet, type DependencyLookup } from "./assignments.js";
+import { DispatcherError, DispatcherErrorCode } from "./errors.js";
 import {
   Awaited,
   HeartbeatTracker,
@@ -22,6 +35,7 @@ import {
   type Lapse,
 } from "./heartbeats.js";
 import { NodeStatusWriter, notMember, type StatusChange } from "./status-writer.js";
+import { TaskStatusWriter, type TaskStatusReport } from "./task-status-writer.js";
 
 /** Heartbeat period when the cluster sets none (SwarmKit: 5 s). */
 export const DEFAULT_HEARTBEAT_PERIOD_MS = 5_000;
@@ -45,10 +59,39 @@ export interface DispatcherOptions {
   defaultHeartbeatPeriodMs?: number;
   /** A status write or the store watch failed (for the daemon's log). The dispatcher carries on. */
   onError?: (e: Error) => void;
+  /** This manager's node id, stamped as applied_by on the task statuses it writes. Default "". */
+  nodeId?: string;
+  /** Milliseconds since the Unix epoch, stamped as applied_at on task statuses. Default Date.now. */
+  wallClock?: () => number;
+  /** How long an Assignments stream collects changes before sending them. Default 100 ms (SwarmKit's). */
+  assignmentBatchMs?: number;
+  /** Changes that make an incremental message go out at once. Default 100 (SwarmKit's). */
+  assignmentBatchLimit?: number;
 }
 
 /** Delivers one message down a node's Session stream. */
 export type SendSessionMessage = (msg: SessionMessage) => void;
+
+/** Delivers one message down a node's Assignments stream. */
+export type SendAssignmentsMessage = (msg: AssignmentsMessage) => void;
+
+/** A node's Assignments stream: what it was sent, and the changes not sent yet. */
+interface AssignmentStream {
+  readonly nodeId: string;
+  readonly send: SendAssignmentsMessage;
+  /** Prefix of this stream's sequence ids. */
+  readonly token: string;
+  set: AssignmentSet;
+  /** The store version the set reflects: task events at or below it are in it already. */
+  version: number;
+  /** Messages sent; the last one resulted in `${token}.${sequence}`. */
+  sequence: number;
+  /** Flushes the collected changes when the batching window closes. */
+  timer: NodeJS.Timeout | null;
+  ended: boolean;
+  /** Ends the assignments() call: resolves on null, rejects with the error otherwise. */
+  end(err: Error | null): void;
+}
 
 /** A node's session with this dispatcher. */
 interface Session {
@@ -59,6 +102,8 @@ interface Session {
   started: boolean;
   /** meta.version of the node object last sent. */
   sentNodeVersion: number;
+  /** The node's open Assignments stream, if any (it ends with the session). */
+  assignments: AssignmentStream | null;
   ended: boolean;
   /** Ends the session() call: resolves on null, rejects with the error otherwise. */
   end(err: Error | null): void;
@@ -78,7 +123,10 @@ interface Run {
   readonly resumable: Map<string, string>;
   readonly tracker: HeartbeatTracker;
   readonly writer: NodeStatusWriter;
+  readonly taskWriter: TaskStatusWriter;
   watch: Watch;
+  /** Assignments streams opened so far (names their sequence ids). */
+  streams: number;
   cluster: ClusterView;
   managers: ManagerPeer[];
   timer: NodeJS.Timeout | null;
@@ -116,11 +164,15 @@ export class Dispatcher implements LeaderComponent {
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly defaultPeriodMs: number;
+  private readonly batchMs: number;
+  private readonly batchLimit: number;
 
   constructor(private readonly opts: DispatcherOptions) {
     this.now = opts.now ?? (() => performance.now());
     this.random = opts.random ?? Math.random;
     this.defaultPeriodMs = opts.defaultHeartbeatPeriodMs ?? DEFAULT_HEARTBEAT_PERIOD_MS;
+    this.batchMs = opts.assignmentBatchMs ?? ASSIGNMENT_BATCH_MS;
+    this.batchLimit = Math.max(1, opts.assignmentBatchLimit ?? ASSIGNMENT_BATCH_LIMIT);
   }
 
   /** Whether the dispatcher serves sessions now (between start and stop). */
@@ -149,13 +201,21 @@ export class Dispatcher implements LeaderComponent {
    */
   start(signal: AbortSignal): void {
     if (this.run || signal.aborted) return;
+    const sessions = new Map<string, Session>();
     const run: Run = {
-      sessions: new Map(),
+      sessions,
       resumable: new Map(),
       tracker: new HeartbeatTracker(),
       writer: new NodeStatusWriter({ store: this.opts.store, onError: (e) => this.opts.onError?.(e) }),
+      taskWriter: new TaskStatusWriter({
+        store: this.opts.store,
+        appliedBy: this.opts.nodeId ?? "",
+        wallClock: this.opts.wallClock ?? Date.now,
+        onError: (e) => this.opts.onError?.(e),
+      }),
       // Opened before the nodes are read, so no change falls between the two.
-      watch: this.opts.store.watch({ kinds: ["node", "cluster"] }),
+      watch: this.opts.store.watch(watchOptions(sessions)),
+      streams: 0,
       cluster: this.readCluster(),
       managers: this.opts.managers(),
       timer: null,
@@ -193,6 +253,7 @@ export class Dispatcher implements LeaderComponent {
     run.sessions.clear();
     run.tracker.clear();
     run.writer.close(err);
+    run.taskWriter.close(err);
   }
 
   /**
@@ -214,6 +275,7 @@ export class Dispatcher implements LeaderComponent {
         s.ended = true;
         signal.removeEventListener("abort", onAbort);
         if (run.sessions.get(nodeId) === s) run.sessions.delete(nodeId);
+        s.assignments?.end(err ?? new StoreError(StoreErrorCode.NotFound, `session ${s.id} of node ${nodeId} ended (reconnect)`));
         if (err) reject(err);
         else resolve();
       };
@@ -251,6 +313,81 @@ export class Dispatcher implements LeaderComponent {
     const periodMs = jitteredPeriod(run.cluster.periodMs, this.random);
     this.expectBeat(run, nodeId, periodMs);
     return { periodMs };
+  }
+
+  /**
+   * Serves a node's Assignments stream: a complete set first (the node's tasks from ASSIGNED on, with
+   * the secrets, their values included, and the configs they reference), then incremental changes,
+   * each batch within `assignmentBatchMs` or at `assignmentBatchLimit` changes. Each message's
+   * `appliesTo` is the `resultsIn` of the one before. Rejects with NOT_FOUND at once when `sessionId`
+   * is not the node's current session. Resolves when `signal` aborts; rejects when the dispatcher
+   * ends it (the session ended, a newer Assignments stream of the node, stop).
+   */
+  async assignments(nodeId: string, sessionId: string, send: SendAssignmentsMessage, signal: AbortSignal): Promise<void> {
+    const run = this.requireRun();
+    const s = this.sessionOf(run, nodeId, sessionId);
+    if (signal.aborted) return;
+    const a: AssignmentStream = {
+      nodeId,
+      send,
+      token: `${++run.streams}`,
+      set: new AssignmentSet(nodeId),
+      version: 0,
+      sequence: 0,
+      timer: null,
+      ended: false,
+      end: () => {},
+    };
+    const done = new Promise<void>((resolve, reject) => {
+      a.end = (err) => {
+        if (a.ended) return;
+        a.ended = true;
+        if (a.timer) clearTimeout(a.timer);
+        a.timer = null;
+        signal.removeEventListener("abort", onAbort);
+        if (s.assignments === a) s.assignments = null;
+        if (err) reject(err);
+        else resolve();
+      };
+    });
+    done.catch(() => {}); // see session()
+    const onAbort = (): void => a.end(null);
+    signal.addEventListener("abort", onAbort, { once: true });
+    const old = s.assignments;
+    s.assignments = a;
+    old?.end(new StoreError(StoreErrorCode.Unavailable, `assignments stream of node ${nodeId} was replaced by a newer one`));
+    this.sendComplete(a);
+    return done;
+  }
+
+  /**
+   * Takes task statuses from a node's agent and resolves once they are committed (or dropped: a
+   * lower state than the stored one, the same status, a task deleted meanwhile). Throws NOT_FOUND
+   * when `sessionId` is not the node's current session, and PERMISSION_DENIED naming the tasks when
+   * any of them is on another node; then nothing of the request is written.
+   */
+  async updateTaskStatus(nodeId: string, sessionId: string, updates: TaskStatusUpdate[]): Promise<void> {
+    const run = this.requireRun();
+    this.sessionOf(run, nodeId, sessionId);
+    const reports: TaskStatusReport[] = [];
+    const foreign: string[] = [];
+    this.opts.store.view((r) => {
+      for (const u of updates) {
+        if (!u.status) continue;
+        const t = r.get("task", u.taskId) as unknown as Task | undefined;
+        if (!t) continue; // deleted meanwhile (SwarmKit skips these too)
+        if (t.nodeId !== nodeId) foreign.push(u.taskId);
+        else reports.push({ taskId: u.taskId, nodeId, status: u.status });
+      }
+    });
+    if (foreign.length > 0) {
+      const shown = foreign.length > 10 ? `${foreign.slice(0, 10).join(", ")} and ${foreign.length - 10} more` : foreign.join(", ");
+      throw new DispatcherError(
+        DispatcherErrorCode.PermissionDenied,
+        `node ${nodeId} cannot update the status of tasks not assigned to it: ${shown}; nothing was written`,
+      );
+    }
+    await run.taskWriter.set(reports);
   }
 
   /** The managers (or the leader) changed: sends the new list to every session if it differs. */
@@ -297,7 +434,7 @@ export class Dispatcher implements LeaderComponent {
   }
 
   private open(run: Run, nodeId: string, id: string, send: SendSessionMessage): Session {
-    const s: Session = { id, nodeId, send, started: false, sentNodeVersion: 0, ended: false, end: () => {} };
+    const s: Session = { id, nodeId, send, started: false, sentNodeVersion: 0, assignments: null, ended: false, end: () => {} };
     const old = run.sessions.get(nodeId);
     run.sessions.set(nodeId, s);
     run.resumable.delete(nodeId);
@@ -395,15 +532,21 @@ export class Dispatcher implements LeaderComponent {
         if (this.run !== run) return;
         // The watch fell behind or the store was replaced by a snapshot: reopen and resend everything.
         this.opts.onError?.(e instanceof Error ? e : new Error(String(e)));
-        run.watch = this.opts.store.watch({ kinds: ["node", "cluster"] });
+        run.watch = this.opts.store.watch(watchOptions(run.sessions));
         run.cluster = this.readCluster();
         this.broadcast(run);
+        // Task events were lost too: every Assignments stream starts over with a complete set.
+        for (const s of [...run.sessions.values()]) if (s.assignments) this.sendComplete(s.assignments);
       }
     }
   }
 
   private onEvent(run: Run, e: StoreEvent): void {
     if (e.type === "commit") return;
+    if (e.kind === "task") {
+      this.onTaskEvent(run, e);
+      return;
+    }
     if (e.kind === "cluster") {
       const next = this.readCluster();
       const cur = run.cluster;
@@ -432,4 +575,78 @@ export class Dispatcher implements LeaderComponent {
     }
     if (s?.started && e.version > s.sentNodeVersion) this.sendTo(run, s);
   }
+
+  // ---- assignments ----
+
+  /** Rebuilds the stream's set from the store and sends it as a complete set. */
+  private sendComplete(a: AssignmentStream): void {
+    if (a.timer) clearTimeout(a.timer);
+    a.timer = null;
+    a.set = new AssignmentSet(a.nodeId);
+    this.opts.store.view((r) => {
+      a.version = r.version;
+      const lookup = dependencyLookup(r);
+      for (const t of r.find("task", "node", a.nodeId) as unknown as Task[]) a.set.addOrUpdateTask(t, lookup);
+    });
+    this.sendAssignments(a, AssignmentsType.ASSIGNMENTS_TYPE_COMPLETE);
+  }
+
+  private sendAssignments(a: AssignmentStream, type: AssignmentsType): void {
+    const appliesTo = a.sequence === 0 ? "" : `${a.token}.${a.sequence}`;
+    a.sequence++;
+    try {
+      a.send({ type, appliesTo, resultsIn: `${a.token}.${a.sequence}`, changes: a.set.takeChanges() });
+    } catch (e) {
+      a.end(e instanceof Error ? e : new Error(String(e)));
+    }
+  }
+
+  /** Sends the changes collected so far, if any. */
+  private flush(a: AssignmentStream): void {
+    if (a.timer) clearTimeout(a.timer);
+    a.timer = null;
+    if (a.ended || a.set.pending === 0) return;
+    this.sendAssignments(a, AssignmentsType.ASSIGNMENTS_TYPE_INCREMENTAL);
+  }
+
+  /** A task changed: only the streams of its node (before and after) hear of it. */
+  private onTaskEvent(run: Run, e: Exclude<StoreEvent, { type: "commit" }>): void {
+    const before = e.type === "create" ? undefined : (e.old as unknown as Task);
+    const after = e.type === "remove" ? undefined : (e.object as unknown as Task);
+    for (const nodeId of new Set([before?.nodeId, after?.nodeId])) {
+      if (!nodeId) continue;
+      const a = run.sessions.get(nodeId)?.assignments;
+      if (!a || e.version <= a.version) continue;
+      const changed =
+        after && after.nodeId === nodeId
+          ? this.opts.store.view((r) => a.set.addOrUpdateTask(after, dependencyLookup(r)))
+          : a.set.removeTask((before ?? after)!.id);
+      if (!changed) continue;
+      if (a.set.pending >= this.batchLimit) this.flush(a);
+      else if (!a.timer) {
+        a.timer = setTimeout(() => this.flush(a), this.batchMs);
+        a.timer.unref();
+      }
+    }
+  }
+}
+
+/** Node and cluster events, and task events of nodes with an Assignments stream (filtered as they are published). */
+function watchOptions(sessions: Map<string, Session>): WatchOptions {
+  const streaming = (t: Task | undefined): boolean => !!t?.nodeId && !!sessions.get(t.nodeId)?.assignments;
+  return {
+    kinds: ["node", "cluster", "task"],
+    filter: (e) => {
+      if (e.type === "commit" || e.kind !== "task") return true;
+      if (e.type !== "create" && streaming(e.old as unknown as Task)) return true;
+      return e.type !== "remove" && streaming(e.object as unknown as Task);
+    },
+  };
+}
+
+function dependencyLookup(r: ReadView): DependencyLookup {
+  return {
+    secret: (id) => r.get("secret", id) as unknown as Secret | undefined,
+    config: (id) => r.get("config", id) as unknown as Config | undefined,
+  };
 }

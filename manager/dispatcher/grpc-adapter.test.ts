@@ -56,6 +56,8 @@ interface Agent {
   managers: ManagerPeer[][];
   disconnects: string[];
   credentialCalls: number;
+  /** Assignments messages received. */
+  assignments: number;
 }
 
 function startAgent(nodeId: string, managers: string[], seed = 2): Agent {
@@ -66,6 +68,7 @@ function startAgent(nodeId: string, managers: string[], seed = 2): Agent {
     managers: [],
     disconnects: [],
     credentialCalls: 0,
+    assignments: 0,
   };
   a.session = new AgentSession({
     managers,
@@ -82,6 +85,7 @@ function startAgent(nodeId: string, managers: string[], seed = 2): Agent {
   a.session.on("node", (n) => a.nodes.push(n));
   a.session.on("managers", (m) => a.managers.push(m));
   a.session.on("disconnected", (reason) => a.disconnects.push(reason));
+  a.session.on("assignments", () => a.assignments++);
   a.session.start();
   cleanups.push(() => a.session.stop());
   return a;
@@ -102,6 +106,8 @@ function counting(d: Dispatcher): { api: DispatcherApi; beats: () => number } {
         beats++;
         return d.heartbeat(nodeId, sessionId);
       },
+      assignments: (...args) => d.assignments(...args),
+      updateTaskStatus: (...args) => d.updateTaskStatus(...args),
     },
     beats: () => beats,
   };
@@ -182,7 +188,8 @@ describe("sessions over gRPC", () => {
     addrs["B"] = await serve(b.d, { isLeader: () => leader === "B", leaderAddr: () => addrs[leader]! });
     a.start();
     const agent = startAgent("n1", [addrs["A"]!]);
-    await waitFor("a session with A", () => agent.sessions.length === 1);
+    // Fully connected (its Assignments stream too), so the first failure it sees is A's stop.
+    await waitFor("a session with A", () => agent.sessions.length === 1 && agent.assignments === 1);
     expect(agent.sessions[0]!.manager).toBe(addrs["A"]);
     expect(agent.managers.at(-1)!.map((p) => p.addr)).toEqual([addrs["A"], addrs["B"]]);
 
@@ -290,13 +297,14 @@ describe("the adapter's answers", () => {
     expect(s.error()!.metadata.get(LEADER_ADDR_METADATA)).toEqual([]);
   });
 
-  it("Assignments and UpdateTaskStatus are UNIMPLEMENTED for now", async () => {
+  it("Assignments and UpdateTaskStatus need the caller's current session", async () => {
     const { client } = await setup();
     const update = await unary((cb) => client.updateTaskStatus({ sessionId: "x", updates: [] }, nodeMetadata("n1"), cb));
-    expect(update.err!.code).toBe(grpc.status.UNIMPLEMENTED);
-    expect(update.err!.details).toContain("Dispatcher.UpdateTaskStatus is not implemented yet");
+    expect(update.err).toMatchObject({ code: grpc.status.NOT_FOUND, details: 'session x of node n1 is not valid (reconnect)' });
     const call = client.assignments({ sessionId: "x" }, nodeMetadata("n1"));
     const err = await new Promise<grpc.ServiceError>((resolve) => call.on("error", resolve));
-    expect(err.code).toBe(grpc.status.UNIMPLEMENTED);
+    expect(err).toMatchObject({ code: grpc.status.NOT_FOUND, details: "session x of node n1 is not valid (reconnect)" });
+    const anonymous = await unary((cb) => client.updateTaskStatus({ sessionId: "x", updates: [] }, cb));
+    expect(anonymous.err!.code).toBe(grpc.status.UNAUTHENTICATED);
   });
 });

@@ -3,6 +3,7 @@
 // names the leader in `swarm-leader-addr` trailing metadata, so the agent reconnects there directly
 // (no forwarding hop: a session is long-lived and its heartbeats must reach the leader on time).
 // The caller's node id comes from its verified TLS certificate (`identify`), never from the request.
+// Assignments is a server stream like Session; UpdateTaskStatus answers once the statuses are committed.
 import * as grpc from "@grpc/grpc-js";
 import type {
   AssignmentsMessage,
@@ -19,6 +20,7 @@ import { LEADER_ADDR_METADATA } from "../../proto/metadata.js";
 import { toGrpcStatus } from "../controlapi/index.js";
 import { notLeaderStatus } from "../leader-redirect.js";
 import type { Dispatcher } from "./dispatcher.js";
+import { DispatcherError, DispatcherErrorCode } from "./errors.js";
 
 /** What `identify` is given: a unary or server-streaming call (metadata, peer, TLS auth context). */
 export type DispatcherCall = grpc.ServerUnaryCall<unknown, unknown>;
@@ -33,7 +35,7 @@ export interface DispatcherGrpcOptions {
 }
 
 /** What the adapter needs of the dispatcher. */
-export type DispatcherApi = Pick<Dispatcher, "running" | "session" | "heartbeat">;
+export type DispatcherApi = Pick<Dispatcher, "running" | "session" | "heartbeat" | "assignments" | "updateTaskStatus">;
 
 type Status = Partial<grpc.StatusObject>;
 
@@ -53,18 +55,18 @@ function refusal(dispatcher: DispatcherApi, opts: DispatcherGrpcOptions): Status
 
 /** The gRPC status for a dispatcher error; an UNAVAILABLE one names the new leader when this manager no longer leads. */
 function statusOf(e: unknown, opts: DispatcherGrpcOptions): Status {
+  if (e instanceof DispatcherError) {
+    return { code: DISPATCHER_CODES[e.code], details: e.message, metadata: new grpc.Metadata() };
+  }
   const status = toGrpcStatus(e);
   const leader = opts.isLeader() ? null : opts.leaderAddr();
   if (status.code === grpc.status.UNAVAILABLE && leader) status.metadata.set(LEADER_ADDR_METADATA, leader);
   return status;
 }
 
-function unimplemented(rpc: string): Status {
-  return {
-    code: grpc.status.UNIMPLEMENTED,
-    details: `Dispatcher.${rpc} is not implemented yet: managers do not send tasks to agents in this version`,
-  };
-}
+const DISPATCHER_CODES: Record<DispatcherErrorCode, grpc.status> = {
+  [DispatcherErrorCode.PermissionDenied]: grpc.status.PERMISSION_DENIED,
+};
 
 /** The grpc-js handlers of the Dispatcher service. */
 export function dispatcherServiceImplementation(dispatcher: DispatcherApi, opts: DispatcherGrpcOptions): DispatcherServer {
@@ -101,14 +103,34 @@ export function dispatcherServiceImplementation(dispatcher: DispatcherApi, opts:
     },
 
     assignments(call: grpc.ServerWritableStream<AssignmentsRequest, AssignmentsMessage>) {
-      call.emit("error", unimplemented("Assignments"));
+      const who = opts.identify(call);
+      if (!who) return void call.emit("error", UNAUTHENTICATED);
+      const refused = refusal(dispatcher, opts);
+      if (refused) return void call.emit("error", refused);
+      const abort = new AbortController();
+      call.on("cancelled", () => abort.abort());
+      dispatcher.assignments(who.nodeId, call.request.sessionId, (msg) => void call.write(msg), abort.signal).then(
+        () => {
+          if (!abort.signal.aborted) call.end();
+        },
+        (e: unknown) => {
+          if (!abort.signal.aborted) call.emit("error", statusOf(e, opts));
+        },
+      );
     },
 
     updateTaskStatus(
-      _call: grpc.ServerUnaryCall<UpdateTaskStatusRequest, UpdateTaskStatusResponse>,
+      call: grpc.ServerUnaryCall<UpdateTaskStatusRequest, UpdateTaskStatusResponse>,
       callback: grpc.sendUnaryData<UpdateTaskStatusResponse>,
     ) {
-      callback(unimplemented("UpdateTaskStatus"));
+      const who = opts.identify(call);
+      if (!who) return callback(UNAUTHENTICATED);
+      const refused = refusal(dispatcher, opts);
+      if (refused) return callback(refused);
+      dispatcher.updateTaskStatus(who.nodeId, call.request.sessionId, call.request.updates).then(
+        () => callback(null, {}),
+        (e: unknown) => callback(statusOf(e, opts)),
+      );
     },
   };
 }

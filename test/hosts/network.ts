@@ -258,8 +258,19 @@ export class TestNetwork {
     removeResourcesSync(this.resources);
   }
 
+  /**
+   * Checks again whether iptables would drop this bridge's frames, and lets them through if so. `create`
+   * checks once; call this when iptables (a dependency of docker.io) or a dockerd in the root namespace
+   * (FORWARD policy DROP) may have appeared since. Idempotent.
+   */
+  refreshForwarding(): void {
+    if (this.destroying) return;
+    this.allowForwarding();
+  }
+
   /** If iptables would drop bridged frames (a dockerd sets FORWARD to DROP), lets this bridge's traffic through. */
   private allowForwarding(): void {
+    if (this.resources.forwardRule !== undefined) return;
     const iptables = tool("iptables");
     if (!iptables) return;
     const rules = runSync([iptables, "-w", "-S", "FORWARD"]);

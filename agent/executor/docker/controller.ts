@@ -1,0 +1,174 @@
+// One task's container on a Docker engine: find it (by its node and task labels) or create it, start,
+// wait, stop, remove, inspect. Every method is idempotent; the container is found again after an agent
+// restart, so a second executor adopts it instead of creating another.
+import type { Task } from "../../../proto/gen/objects.js";
+import type { ContainerController, ContainerStatus, TaskDependencies } from "../executor.js";
+import { containerSpecOf, createContainerBody, stopTimeoutSeconds } from "./create-options.js";
+import { EngineApiError, isAbort, type EngineClient, type EngineContainer } from "./engine-client.js";
+import { DockerErrorCode, DockerExecutorError, engineFailure, imageNotFound } from "./errors.js";
+import type { ContainerEvents, DockerExecutorLogger } from "./events.js";
+import { LABEL, containerName, ownedFilter } from "./names.js";
+import { containerStatus, hasFinished, isUp } from "./status.js";
+
+/** What a controller shares with its executor. */
+export interface ControllerContext {
+  client: EngineClient;
+  nodeId: string;
+  events: ContainerEvents;
+  log: DockerExecutorLogger;
+}
+
+export class DockerController implements ContainerController {
+  /** The container's name: SERVICE.SLOT.TASKID (SERVICE.NODEID.TASKID for global tasks). */
+  readonly name: string;
+  private containerId: string | null = null;
+
+  constructor(
+    private readonly ctx: ControllerContext,
+    private readonly task: Task,
+    _deps: TaskDependencies,
+  ) {
+    this.name = containerName(task, ctx.nodeId);
+  }
+
+  async prepare(signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted();
+    if (await this.find("prepare")) return; // adopt the container a previous agent made
+    const body = createContainerBody(this.task, this.ctx.nodeId);
+    await this.ensureImage(body.Image, signal);
+    signal.throwIfAborted();
+    try {
+      this.containerId = await this.ctx.client.createContainer(this.name, body);
+      this.ctx.log.info({ task: this.task.id, container: this.containerId, name: this.name }, "container created");
+    } catch (e) {
+      if (e instanceof EngineApiError && e.status === 409 && (await this.find("prepare"))) return; // created meanwhile
+      if (e instanceof EngineApiError && e.status === 404) throw imageNotFound(body.Image, e);
+      throw engineFailure(`create ${this.name}`, e);
+    }
+  }
+
+  async start(): Promise<void> {
+    const c = await this.require("start");
+    if (c.state.Running) return;
+    try {
+      await this.ctx.client.startContainer(c.id);
+    } catch (e) {
+      throw engineFailure(`start ${this.name}`, e);
+    }
+  }
+
+  wait(signal: AbortSignal): Promise<ContainerStatus> {
+    return new Promise<ContainerStatus>((resolve, reject) => {
+      let done = false;
+      const finish = (err: unknown, status?: ContainerStatus): void => {
+        if (done) return;
+        done = true;
+        unwatch();
+        signal.removeEventListener("abort", onAbort);
+        if (err !== undefined) reject(err);
+        else resolve(status!);
+      };
+      const onAbort = (): void => finish(signal.reason ?? new Error("aborted"));
+      const onStatus = (s: ContainerStatus | null): void => {
+        if (s === null) finish(new DockerExecutorError(DockerErrorCode.NoContainer, `container ${this.name} was removed`));
+        else if (hasFinished(s)) finish(undefined, s);
+      };
+      // Listen first, then look: an exit between the two is seen either way.
+      const unwatch = this.watch(onStatus);
+      if (signal.aborted) return onAbort();
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.inspectOrFail("wait").then(onStatus, (e: unknown) => finish(e));
+    });
+  }
+
+  async shutdown(): Promise<void> {
+    const c = await this.find("shutdown");
+    if (!c || !isUp(containerStatus(c))) return;
+    try {
+      await this.ctx.client.stopContainer(c.id, stopTimeoutSeconds(containerSpecOf(this.task)));
+    } catch (e) {
+      throw engineFailure(`stop ${this.name}`, e);
+    }
+  }
+
+  async remove(): Promise<void> {
+    const c = await this.find("remove");
+    if (!c) return;
+    try {
+      await this.ctx.client.removeContainer(c.id);
+    } catch (e) {
+      throw engineFailure(`remove ${this.name}`, e);
+    }
+    this.containerId = null;
+  }
+
+  async inspect(): Promise<ContainerStatus | null> {
+    const c = await this.find("inspect");
+    return c ? containerStatus(c) : null;
+  }
+
+  onChange(listener: (status: ContainerStatus) => void): () => void {
+    return this.watch((s) => {
+      if (s !== null) listener(s);
+    });
+  }
+
+  private watch(listener: (s: ContainerStatus | null) => void): () => void {
+    return this.ctx.events.watch(this.task.id, () => this.inspect(), listener);
+  }
+
+  private async inspectOrFail(what: string): Promise<ContainerStatus> {
+    const c = await this.require(what);
+    return containerStatus(c);
+  }
+
+  /** The task's container, or a NoContainer error. */
+  private async require(what: string): Promise<EngineContainer> {
+    const c = await this.find(what);
+    if (!c) throw new DockerExecutorError(DockerErrorCode.NoContainer, `${what}: no container for task ${this.task.id} (${this.name})`);
+    return c;
+  }
+
+  /** The task's container on this node (the one remembered, else found by its labels), or null. */
+  private async find(what: string): Promise<EngineContainer | null> {
+    const client = this.ctx.client;
+    try {
+      if (this.containerId) {
+        const c = await client.inspectContainer(this.containerId);
+        if (c && c.labels[LABEL.taskId] === this.task.id && c.labels[LABEL.nodeId] === this.ctx.nodeId) return c;
+        this.containerId = null;
+      }
+      const found = await client.listContainers(ownedFilter(this.ctx.nodeId, this.task.id));
+      for (const s of found) {
+        const c = await client.inspectContainer(s.id);
+        if (!c) continue;
+        this.containerId = c.id;
+        return c;
+      }
+      return null;
+    } catch (e) {
+      throw engineFailure(what, e);
+    }
+  }
+
+  /** Pulls the image only when the engine does not have it (no registry may be reachable). */
+  private async ensureImage(image: string, signal: AbortSignal): Promise<void> {
+    const client = this.ctx.client;
+    let present: boolean;
+    try {
+      present = await client.imageExists(image);
+    } catch (e) {
+      throw engineFailure(`image ${image}`, e);
+    }
+    if (present) return;
+    this.ctx.log.info({ task: this.task.id, image }, "pulling image");
+    const registryAuth = containerSpecOf(this.task).pullOptions?.registryAuth;
+    try {
+      await client.pullImage(image, { ...(registryAuth ? { registryAuth } : {}), signal });
+    } catch (e) {
+      if (isAbort(e)) throw e;
+      if (e instanceof EngineApiError && e.status === undefined) throw engineFailure(`pull ${image}`, e);
+      throw imageNotFound(image, e);
+    }
+  }
+}

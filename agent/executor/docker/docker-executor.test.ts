@@ -1,0 +1,312 @@
+// The executor's logic over a fake engine: adoption, never pulling a present image, pull failures, owned(),
+// and onChange/wait fed by the one events stream, including a stream that breaks and reconnects.
+import { describe, expect, it } from "vitest";
+import { Task } from "../../../proto/gen/objects.js";
+import type { ContainerStatus } from "../executor.js";
+import { DockerExecutor } from "./docker-executor.js";
+import {
+  EngineApiError,
+  type ContainerCreateBody,
+  type EngineClient,
+  type EngineContainer,
+  type EngineContainerSummary,
+  type EngineEvent,
+  type EngineInfo,
+  type EngineVersion,
+} from "./engine-client.js";
+import { DockerErrorCode } from "./errors.js";
+import { LABEL } from "./names.js";
+
+const ZERO = "0001-01-01T00:00:00Z";
+
+interface Stream {
+  onEvent: (e: EngineEvent) => void;
+  onEnd: (err?: Error) => void;
+  filters: Record<string, string[]>;
+}
+
+/** An engine in memory, with call counters. */
+class FakeEngine implements EngineClient {
+  images = new Set<string>(["app:1"]);
+  containers = new Map<string, EngineContainer>();
+  calls: string[] = [];
+  streams: Stream[] = [];
+  pullError: string | null = "pull access denied";
+  private seq = 0;
+
+  async version(): Promise<EngineVersion> {
+    return { version: "20.10.24", apiVersion: "1.41", os: "linux", arch: "amd64" };
+  }
+  async info(): Promise<EngineInfo> {
+    return {
+      ncpu: 2,
+      memTotalBytes: 1 << 30,
+      labels: ["zone=a", "ssd"],
+      plugins: [
+        { type: "Volume", name: "local" },
+        { type: "Network", name: "null" },
+        { type: "Network", name: "null" },
+        { type: "Log", name: "json-file" },
+        { type: "Other", name: "x" },
+      ],
+    };
+  }
+  async imageExists(ref: string): Promise<boolean> {
+    this.calls.push(`imageExists ${ref}`);
+    return this.images.has(ref);
+  }
+  async pullImage(ref: string): Promise<void> {
+    this.calls.push(`pull ${ref}`);
+    if (this.pullError) throw new EngineApiError(500, this.pullError);
+    this.images.add(ref);
+  }
+  async createContainer(name: string, body: ContainerCreateBody): Promise<string> {
+    this.calls.push(`create ${name}`);
+    if ([...this.containers.values()].some((c) => c.name === name)) throw new EngineApiError(409, `Conflict. The container name "/${name}" is already in use`);
+    const id = `c${++this.seq}`;
+    this.containers.set(id, {
+      id,
+      name,
+      labels: body.Labels,
+      state: { Status: "created", Running: false, ExitCode: 0, Error: "", OOMKilled: false, Pid: 0, StartedAt: ZERO, FinishedAt: ZERO },
+    });
+    return id;
+  }
+  async startContainer(id: string): Promise<void> {
+    this.calls.push(`start ${id}`);
+    this.setState(id, { Status: "running", Running: true, Pid: 100 });
+    this.emit(id, "start");
+  }
+  async stopContainer(id: string, t: number): Promise<void> {
+    this.calls.push(`stop ${id} ${t}`);
+    this.exit(id, 143);
+  }
+  async removeContainer(id: string): Promise<void> {
+    this.calls.push(`remove ${id}`);
+    const c = this.containers.get(id);
+    this.containers.delete(id);
+    if (c) this.emit(id, "destroy", c.labels);
+  }
+  async inspectContainer(id: string): Promise<EngineContainer | null> {
+    return this.containers.get(id) ?? [...this.containers.values()].find((c) => c.name === id) ?? null;
+  }
+  async listContainers(labels: string[]): Promise<EngineContainerSummary[]> {
+    this.calls.push(`list ${labels.join(",")}`);
+    return [...this.containers.values()]
+      .filter((c) => labels.every((l) => c.labels[l.split("=")[0]!] === l.slice(l.indexOf("=") + 1)))
+      .map((c) => ({ id: c.id, labels: c.labels, state: c.state.Status }));
+  }
+  async events(filters: Record<string, string[]>, onEvent: (e: EngineEvent) => void, onEnd: (err?: Error) => void): Promise<void> {
+    this.calls.push("events");
+    this.streams.push({ onEvent, onEnd, filters });
+  }
+
+  /** The container exits with `code` (as the engine would report it). */
+  exit(id: string, code: number): void {
+    this.setState(id, { Status: "exited", Running: false, Pid: 0, ExitCode: code, FinishedAt: "2026-01-01T00:00:00Z" });
+    this.emit(id, "die");
+  }
+  setState(id: string, s: Partial<EngineContainer["state"]>): void {
+    const c = this.containers.get(id)!;
+    c.state = { ...c.state, ...s };
+  }
+  emit(id: string, action: string, labels?: Record<string, string>): void {
+    const attributes = labels ?? this.containers.get(id)?.labels ?? {};
+    for (const s of this.streams) s.onEvent({ type: "container", action, id, attributes, timeNano: 0 });
+  }
+  /** Adds a container as another agent (or a previous run) would have made it. */
+  add(name: string, labels: Record<string, string>, status = "running"): string {
+    const id = `c${++this.seq}`;
+    this.containers.set(id, {
+      id,
+      name,
+      labels,
+      state: { Status: status, Running: status === "running", ExitCode: 0, Error: "", OOMKilled: false, Pid: 1, StartedAt: ZERO, FinishedAt: ZERO },
+    });
+    return id;
+  }
+}
+
+function task(id: string, image = "app:1", slot = 1): Task {
+  return Task.fromPartial({
+    id,
+    serviceId: "svc",
+    slot,
+    nodeId: "node-a",
+    serviceAnnotations: { name: "web" },
+    spec: { runtime: { $case: "container", container: { image, stopGracePeriodMs: 1500 } } },
+  });
+}
+
+const deps = { secrets: [], configs: [] };
+const never = new AbortController().signal;
+
+/** Resolves at the next status `listener` gets that satisfies `pred`. */
+function nextStatus(subscribe: (l: (s: ContainerStatus) => void) => () => void, pred: (s: ContainerStatus) => boolean): Promise<ContainerStatus> {
+  return new Promise((resolve) => {
+    const off = subscribe((s) => {
+      if (!pred(s)) return;
+      off();
+      resolve(s);
+    });
+  });
+}
+
+describe("DockerExecutor (fake engine)", () => {
+  it("describes the engine: version, labels, plugins of the known types, resources and Go platform names", async () => {
+    const ex = new DockerExecutor({ nodeId: "node-a", client: new FakeEngine() });
+    const d = await ex.describe();
+    expect(d.engine).toEqual({
+      engineVersion: "20.10.24",
+      labels: { zone: "a", ssd: "" },
+      plugins: [
+        { type: "Volume", name: "local" },
+        { type: "Network", name: "null" },
+        { type: "Log", name: "json-file" },
+      ],
+    });
+    expect(d.resources).toMatchObject({ nanoCpus: 2_000_000_000, memoryBytes: 1 << 30 });
+    expect(d.platform).toEqual({ os: "linux", architecture: "amd64" });
+  });
+
+  it("creates a container for a task, and never pulls an image that is present", async () => {
+    const engine = new FakeEngine();
+    const ex = new DockerExecutor({ nodeId: "node-a", client: engine });
+    const ctl = ex.controller(task("t1"), deps);
+    await ctl.prepare(never);
+    await ctl.prepare(never); // idempotent: adopts its own container
+    expect(engine.calls.filter((c) => c.startsWith("pull"))).toEqual([]);
+    expect(engine.calls.filter((c) => c.startsWith("create"))).toEqual(["create web.1.t1"]);
+    const [c] = [...engine.containers.values()];
+    expect(c!.labels).toMatchObject({ [LABEL.nodeId]: "node-a", [LABEL.taskId]: "t1", [LABEL.taskName]: "web.1.t1" });
+  });
+
+  it("pulls a missing image, and a failed pull says image not found with the engine's reason", async () => {
+    const engine = new FakeEngine();
+    const ex = new DockerExecutor({ nodeId: "node-a", client: engine });
+    await expect(ex.controller(task("t1", "missing:1"), deps).prepare(never)).rejects.toMatchObject({
+      code: DockerErrorCode.ImageNotFound,
+      message: "image not found: missing:1 (pull access denied)",
+    });
+    expect(engine.calls.filter((c) => c.startsWith("create"))).toEqual([]);
+    engine.pullError = null;
+    await ex.controller(task("t1", "missing:1"), deps).prepare(never);
+    expect(engine.calls.filter((c) => c.startsWith("pull"))).toEqual(["pull missing:1", "pull missing:1"]);
+    expect(engine.containers.size).toBe(1);
+  });
+
+  it("adopts the container of a previous agent instead of creating another", async () => {
+    const engine = new FakeEngine();
+    const id = engine.add("web.1.t1", { [LABEL.nodeId]: "node-a", [LABEL.taskId]: "t1" });
+    const ex = new DockerExecutor({ nodeId: "node-a", client: engine });
+    expect([...(await ex.owned()).keys()]).toEqual(["t1"]);
+    const ctl = ex.controller(task("t1"), deps);
+    await ctl.prepare(never);
+    await ctl.start(); // already running: no start call
+    expect(engine.calls.filter((c) => c.startsWith("create") || c.startsWith("start"))).toEqual([]);
+    expect(await ctl.inspect()).toMatchObject({ containerId: id, state: "running" });
+  });
+
+  it("ignores containers of other nodes, in owned() and when preparing", async () => {
+    const engine = new FakeEngine();
+    engine.add("web.1.t9", { [LABEL.nodeId]: "node-b", [LABEL.taskId]: "t9" });
+    const ex = new DockerExecutor({ nodeId: "node-a", client: engine });
+    expect((await ex.owned()).size).toBe(0);
+    const ctl = ex.controller(Task.fromPartial({ ...task("t9"), nodeId: "node-a" }), deps);
+    expect(await ctl.inspect()).toBeNull();
+    await ctl.shutdown(); // nothing of ours: a no-op
+    await ctl.remove();
+    expect(engine.calls.filter((c) => c.startsWith("stop") || c.startsWith("remove"))).toEqual([]);
+    // Its name is taken by node-b's container: create fails with the engine's conflict.
+    await expect(ctl.prepare(never)).rejects.toMatchObject({ code: DockerErrorCode.Engine, message: expect.stringContaining("already in use") });
+  });
+
+  it("opens one events stream for the whole executor, filtered on its node, and feeds onChange and wait", async () => {
+    const engine = new FakeEngine();
+    const ex = new DockerExecutor({ nodeId: "node-a", client: engine });
+    const a = ex.controller(task("ta", "app:1", 1), deps);
+    const b = ex.controller(task("tb", "app:1", 2), deps);
+    await a.prepare(never);
+    await b.prepare(never);
+    const started = nextStatus((l) => a.onChange(l), (s) => s.state === "running");
+    const waited = b.wait(never);
+    await ex.eventsConnected();
+    expect(engine.streams).toHaveLength(1);
+    expect(engine.streams[0]!.filters).toEqual({ type: ["container"], label: [`${LABEL.nodeId}=node-a`] });
+    await a.start();
+    expect(await started).toMatchObject({ state: "running" });
+    await b.start();
+    engine.exit((await b.inspect())!.containerId, 3);
+    expect(await waited).toMatchObject({ state: "exited", exitCode: 3, error: "exit code 3" });
+    // An already exited container: wait answers at once.
+    expect(await b.wait(never)).toMatchObject({ exitCode: 3 });
+    await ex.close();
+  });
+
+  it("reports health changes", async () => {
+    const engine = new FakeEngine();
+    const ex = new DockerExecutor({ nodeId: "node-a", client: engine });
+    const a = ex.controller(task("ta"), deps);
+    await a.prepare(never);
+    await a.start();
+    const unhealthy = nextStatus((l) => a.onChange(l), (s) => s.health === "unhealthy");
+    await ex.eventsConnected();
+    const id = (await a.inspect())!.containerId;
+    engine.setState(id, { Health: { Status: "unhealthy" } });
+    engine.emit(id, "health_status: unhealthy");
+    expect(await unhealthy).toMatchObject({ state: "running", health: "unhealthy" });
+    await ex.close();
+  });
+
+  it("reconnects a broken stream and reports what changed while it was down", async () => {
+    const engine = new FakeEngine();
+    const ex = new DockerExecutor({ nodeId: "node-a", client: engine, eventsBackoff: { initialMs: 1, maxMs: 5 } });
+    const a = ex.controller(task("ta"), deps);
+    await a.prepare(never);
+    await a.start();
+    const waited = a.wait(never);
+    await ex.eventsConnected();
+    // The stream breaks; the container dies while there is none (no event reaches us).
+    const first = engine.streams[0]!;
+    engine.streams = [];
+    first.onEnd(new Error("socket hang up"));
+    const id = (await a.inspect())!.containerId;
+    engine.setState(id, { Status: "exited", Running: false, ExitCode: 1 });
+    expect(await waited).toMatchObject({ state: "exited", exitCode: 1 });
+    expect(engine.calls.filter((c) => c === "events")).toHaveLength(2);
+    await ex.close();
+  });
+
+  it("rejects wait when the container is removed, or when aborted", async () => {
+    const engine = new FakeEngine();
+    const ex = new DockerExecutor({ nodeId: "node-a", client: engine });
+    const a = ex.controller(task("ta"), deps);
+    await a.prepare(never);
+    await a.start();
+    const ac = new AbortController();
+    const aborted = a.wait(ac.signal);
+    ac.abort(new Error("agent stopping"));
+    await expect(aborted).rejects.toThrow("agent stopping");
+    const waited = a.wait(never);
+    await ex.eventsConnected();
+    await a.remove();
+    await expect(waited).rejects.toMatchObject({ code: DockerErrorCode.NoContainer });
+    await expect(a.wait(never)).rejects.toMatchObject({ code: DockerErrorCode.NoContainer });
+    await a.remove(); // idempotent
+    await ex.close();
+  });
+
+  it("stops with the task's grace in whole seconds, only when the container is up", async () => {
+    const engine = new FakeEngine();
+    const ex = new DockerExecutor({ nodeId: "node-a", client: engine });
+    const a = ex.controller(task("ta"), deps);
+    await a.prepare(never);
+    await a.shutdown(); // created, not running: nothing to stop
+    await a.start();
+    await a.shutdown();
+    await a.shutdown();
+    expect(engine.calls.filter((c) => c.startsWith("stop"))).toEqual(["stop c1 2"]);
+    await ex.close();
+    expect(() => ex.controller(task("tb"), deps)).toThrow(/closed/);
+  });
+});

@@ -1,0 +1,363 @@
+// The only module that talks to the Docker Engine API (through dockerode): the ~12 calls the executor
+// needs, in the executor's own types. Nothing else in the executor sees a dockerode type, so the library
+// can be swapped for a thin node:http client without touching the rest, and tests can fake this interface.
+import Docker from "dockerode";
+import type { Readable } from "node:stream";
+
+/** GET /version, the parts we use. `os` and `arch` are Go names ("linux", "amd64"). */
+export interface EngineVersion {
+  version: string;
+  apiVersion: string;
+  os: string;
+  arch: string;
+}
+
+/** GET /info, the parts we use. */
+export interface EngineInfo {
+  ncpu: number;
+  memTotalBytes: number;
+  /** Engine labels as the engine reports them: "key=value". */
+  labels: string[];
+  /** Plugins by type ("Volume", "Network", "Authorization", "Log") and name. */
+  plugins: { type: string; name: string }[];
+}
+
+/** The `State` of a container inspect, as the engine sends it. */
+export interface EngineContainerState {
+  Status: string;
+  Running: boolean;
+  ExitCode: number;
+  Error: string;
+  OOMKilled: boolean;
+  Pid: number;
+  StartedAt: string;
+  FinishedAt: string;
+  Health?: { Status: string } | undefined;
+}
+
+/** A container inspect, the parts we use. */
+export interface EngineContainer {
+  id: string;
+  /** Without the leading "/". */
+  name: string;
+  labels: Record<string, string>;
+  state: EngineContainerState;
+}
+
+/** One entry of GET /containers/json. */
+export interface EngineContainerSummary {
+  id: string;
+  labels: Record<string, string>;
+  state: string;
+}
+
+/** One message of GET /events. */
+export interface EngineEvent {
+  type: string;
+  /** "start", "die", "health_status: healthy", … */
+  action: string;
+  /** The container id for container events. */
+  id: string;
+  /** For containers: name, image, exitCode (on die) and the container's labels. */
+  attributes: Record<string, string>;
+  timeNano: number;
+}
+
+/** The body of POST /containers/create: the subset of Docker's `ContainerConfig` + `HostConfig` we set. */
+export interface ContainerCreateBody {
+  Image: string;
+  Hostname?: string;
+  User?: string;
+  Env?: string[];
+  Cmd?: string[];
+  Entrypoint?: string[];
+  WorkingDir?: string;
+  Labels: Record<string, string>;
+  Tty?: boolean;
+  OpenStdin?: boolean;
+  StopSignal?: string;
+  /** Seconds. */
+  StopTimeout?: number;
+  Healthcheck?: {
+    Test: string[];
+    /** Nanoseconds, as every duration of the Docker API. */
+    Interval?: number;
+    Timeout?: number;
+    Retries?: number;
+    StartPeriod?: number;
+    StartInterval?: number;
+  };
+  HostConfig: {
+    NetworkMode: string;
+    Mounts?: EngineMount[];
+    NanoCpus?: number;
+    Memory?: number;
+    MemoryReservation?: number;
+    MemorySwap?: number;
+    MemorySwappiness?: number;
+    PidsLimit?: number;
+    Ulimits?: { Name: string; Soft: number; Hard: number }[];
+    Init?: boolean;
+    ReadonlyRootfs?: boolean;
+    CapAdd?: string[];
+    CapDrop?: string[];
+    GroupAdd?: string[];
+    Sysctls?: Record<string, string>;
+    OomScoreAdj?: number;
+    ExtraHosts?: string[];
+    Dns?: string[];
+    DnsSearch?: string[];
+    DnsOptions?: string[];
+    SecurityOpt?: string[];
+    LogConfig?: { Type: string; Config: Record<string, string> };
+    RestartPolicy: { Name: string };
+  };
+}
+
+/** One entry of `HostConfig.Mounts`. */
+export interface EngineMount {
+  Type: "bind" | "volume" | "tmpfs" | "npipe";
+  Source?: string;
+  Target: string;
+  ReadOnly?: boolean;
+  BindOptions?: {
+    Propagation?: string;
+    NonRecursive?: boolean;
+    CreateMountpoint?: boolean;
+    ReadOnlyNonRecursive?: boolean;
+    ReadOnlyForceRecursive?: boolean;
+  };
+  VolumeOptions?: {
+    NoCopy?: boolean;
+    Labels?: Record<string, string>;
+    DriverConfig?: { Name: string; Options: Record<string, string> };
+    Subpath?: string;
+  };
+  TmpfsOptions?: { SizeBytes?: number; Mode?: number; Options?: string[][] };
+}
+
+/** A request the engine refused or failed: its HTTP status and its own message. */
+export class EngineApiError extends Error {
+  override readonly name = "EngineApiError";
+  constructor(
+    /** The HTTP status; undefined when the engine could not be reached. */
+    readonly status: number | undefined,
+    /** The engine's message ("No such container: x", "OCI runtime create failed: …"). */
+    readonly engineMessage: string,
+    options?: { cause?: unknown },
+  ) {
+    super(engineMessage, options);
+  }
+}
+
+/** What the executor asks of the engine. Every method rejects with an {@link EngineApiError}. */
+export interface EngineClient {
+  version(): Promise<EngineVersion>;
+  info(): Promise<EngineInfo>;
+  /** Whether the image is present (GET /images/REF/json answers 200). */
+  imageExists(ref: string): Promise<boolean>;
+  /** Pulls the image; rejects with the engine's reason (the progress output is dropped). */
+  pullImage(ref: string, opts: { registryAuth?: string; signal?: AbortSignal }): Promise<void>;
+  /** Creates a container; answers its id. */
+  createContainer(name: string, body: ContainerCreateBody): Promise<string>;
+  /** Starts a container; already running is not an error. */
+  startContainer(id: string): Promise<void>;
+  /** Stop signal, then SIGKILL after `timeoutSeconds`; already stopped or gone is not an error. */
+  stopContainer(id: string, timeoutSeconds: number): Promise<void>;
+  /** Removes a container (forcibly, with its anonymous volumes); already gone is not an error. */
+  removeContainer(id: string): Promise<void>;
+  /** Inspects a container by id or name; null when there is none. */
+  inspectContainer(idOrName: string): Promise<EngineContainer | null>;
+  /** All containers (running or not) that carry every one of the labels ("key=value"). */
+  listContainers(labels: string[]): Promise<EngineContainerSummary[]>;
+  /**
+   * Opens GET /events with the given filters. Resolves once the engine has answered (from then on no
+   * event is missed); `onEvent` gets each event, `onEnd` is called once when the stream ends or breaks.
+   */
+  events(filters: Record<string, string[]>, onEvent: (e: EngineEvent) => void, onEnd: (err?: Error) => void, signal: AbortSignal): Promise<void>;
+}
+
+/** The Engine API over a unix socket, through dockerode. */
+export class DockerodeClient implements EngineClient {
+  private readonly docker: Docker;
+
+  constructor(socketPath: string) {
+    this.docker = new Docker({ socketPath });
+  }
+
+  async version(): Promise<EngineVersion> {
+    const v = (await call(() => this.docker.version())) as unknown as Record<string, string>;
+    return { version: v["Version"] ?? "", apiVersion: v["ApiVersion"] ?? "", os: v["Os"] ?? "", arch: v["Arch"] ?? "" };
+  }
+
+  async info(): Promise<EngineInfo> {
+    const i = (await call(() => this.docker.info())) as {
+      NCPU?: number;
+      MemTotal?: number;
+      Labels?: string[] | null;
+      Plugins?: Record<string, string[] | null> | null;
+    };
+    const plugins: { type: string; name: string }[] = [];
+    for (const [type, names] of Object.entries(i.Plugins ?? {})) for (const name of names ?? []) plugins.push({ type, name });
+    return { ncpu: i.NCPU ?? 0, memTotalBytes: i.MemTotal ?? 0, labels: i.Labels ?? [], plugins };
+  }
+
+  async imageExists(ref: string): Promise<boolean> {
+    try {
+      await call(() => this.docker.getImage(ref).inspect());
+      return true;
+    } catch (e) {
+      if (e instanceof EngineApiError && e.status === 404) return false;
+      throw e;
+    }
+  }
+
+  async pullImage(ref: string, opts: { registryAuth?: string; signal?: AbortSignal }): Promise<void> {
+    const { repository, tag } = splitReference(ref);
+    const query: Record<string, unknown> = { fromImage: repository, tag };
+    if (opts.signal) query["abortSignal"] = opts.signal;
+    const auth = opts.registryAuth ? { base64: opts.registryAuth } : undefined;
+    const stream = (await call(() => this.docker.createImage(auth, query))) as Readable;
+    // The pull reports failures inside a 200 stream: {"error": "...", "errorDetail": {...}}.
+    let failure: string | undefined;
+    await readJsonLines(stream, (msg) => {
+      const m = msg as { error?: string; errorDetail?: { message?: string } };
+      if (m.error || m.errorDetail?.message) failure ??= m.errorDetail?.message || m.error;
+    });
+    if (failure !== undefined) throw new EngineApiError(200, failure);
+  }
+
+  async createContainer(name: string, body: ContainerCreateBody): Promise<string> {
+    const c = await call(() => this.docker.createContainer({ ...(body as unknown as Docker.ContainerCreateOptions), name }));
+    return c.id;
+  }
+
+  async startContainer(id: string): Promise<void> {
+    await ignoring([304], () => this.docker.getContainer(id).start());
+  }
+
+  async stopContainer(id: string, timeoutSeconds: number): Promise<void> {
+    await ignoring([304, 404], () => this.docker.getContainer(id).stop({ t: timeoutSeconds }));
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    await ignoring([404], () => this.docker.getContainer(id).remove({ force: true, v: true }));
+  }
+
+  async inspectContainer(idOrName: string): Promise<EngineContainer | null> {
+    try {
+      const c = await call(() => this.docker.getContainer(idOrName).inspect());
+      const s = c.State as unknown as EngineContainerState;
+      return { id: c.Id, name: c.Name.replace(/^\//, ""), labels: c.Config?.Labels ?? {}, state: s };
+    } catch (e) {
+      if (e instanceof EngineApiError && e.status === 404) return null;
+      throw e;
+    }
+  }
+
+  async listContainers(labels: string[]): Promise<EngineContainerSummary[]> {
+    const list = await call(() => this.docker.listContainers({ all: true, filters: { label: labels } }));
+    return list.map((c) => ({ id: c.Id, labels: c.Labels ?? {}, state: c.State }));
+  }
+
+  async events(filters: Record<string, string[]>, onEvent: (e: EngineEvent) => void, onEnd: (err?: Error) => void, signal: AbortSignal): Promise<void> {
+    const stream = (await call(() => this.docker.getEvents({ filters, abortSignal: signal } as Docker.GetEventsOptions))) as unknown as Readable;
+    readJsonLines(stream, (msg) => {
+      const m = msg as { Type?: string; Action?: string; Actor?: { ID?: string; Attributes?: Record<string, string> }; timeNano?: number };
+      onEvent({ type: m.Type ?? "", action: m.Action ?? "", id: m.Actor?.ID ?? "", attributes: m.Actor?.Attributes ?? {}, timeNano: m.timeNano ?? 0 });
+    }).then(
+      () => onEnd(),
+      (e: unknown) => onEnd(e instanceof Error ? e : new Error(String(e))),
+    );
+  }
+}
+
+/** "repo/name:tag" → repository and tag; a digest reference keeps its digest as the tag; no tag = latest. */
+export function splitReference(ref: string): { repository: string; tag: string } {
+  const at = ref.indexOf("@");
+  if (at >= 0) return { repository: ref.slice(0, at), tag: ref.slice(at + 1) };
+  const slash = ref.lastIndexOf("/");
+  const colon = ref.lastIndexOf(":");
+  if (colon > slash) return { repository: ref.slice(0, colon), tag: ref.slice(colon + 1) };
+  return { repository: ref, tag: "latest" };
+}
+
+/** The engine's own message from a dockerode/docker-modem error ("(HTTP code 404) no such container - No such …"). */
+export function engineErrorOf(e: unknown): EngineApiError {
+  if (e instanceof EngineApiError) return e;
+  const err = e as { statusCode?: number; json?: unknown; message?: string; code?: string } | undefined;
+  const json = err?.json as { message?: string } | null | undefined;
+  let message = typeof json?.message === "string" ? json.message : undefined;
+  if (message === undefined && typeof err?.message === "string") {
+    const m = /^\(HTTP code \d+\) [^-]*- ([\s\S]*?)\s*$/.exec(err.message);
+    message = m?.[1] || err.message;
+  }
+  return new EngineApiError(typeof err?.statusCode === "number" ? err.statusCode : undefined, (message ?? String(e)).trim(), { cause: e });
+}
+
+/** Whether `e` is an abort (an AbortSignal fired). */
+export function isAbort(e: unknown): boolean {
+  return e instanceof Error && (e.name === "AbortError" || (e as { code?: string }).code === "ABORT_ERR");
+}
+
+async function call<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (isAbort(e)) throw e;
+    throw engineErrorOf(e);
+  }
+}
+
+async function ignoring(statuses: number[], fn: () => Promise<unknown>): Promise<void> {
+  try {
+    await call(fn);
+  } catch (e) {
+    if (e instanceof EngineApiError && e.status !== undefined && statuses.includes(e.status)) return;
+    throw e;
+  }
+}
+
+/** Calls `onMessage` with each JSON value of a newline-delimited stream; resolves at its end. */
+export function readJsonLines(stream: Readable, onMessage: (msg: unknown) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const splitter = jsonLineSplitter(onMessage);
+    stream.on("data", (chunk: Buffer | string) => splitter.push(chunk.toString()));
+    stream.once("end", () => {
+      splitter.end();
+      resolve();
+    });
+    stream.once("error", reject);
+    stream.once("close", () => resolve());
+  });
+}
+
+/** A push parser of newline-delimited JSON (what /events and /images/create send); bad lines are skipped. */
+export function jsonLineSplitter(onMessage: (msg: unknown) => void): { push(text: string): void; end(): void } {
+  let buf = "";
+  const emit = (line: string): void => {
+    if (line.trim() === "") return;
+    let msg: unknown;
+    try {
+      msg = JSON.parse(line);
+    } catch {
+      return;
+    }
+    onMessage(msg);
+  };
+  return {
+    push(text) {
+      buf += text;
+      let nl: number;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        emit(line);
+      }
+    },
+    end() {
+      emit(buf);
+      buf = "";
+    },
+  };
+}
