@@ -29,7 +29,7 @@ async function newDaemon(dataDir?: string): Promise<{ d: Daemon; addr: string; d
   const dir = dataDir ?? mkdtempSync(path.join(tmpdir(), "swarmd-test-"));
   if (!dataDir) dirs.push(dir);
   const addr = `127.0.0.1:${await closedPort()}`;
-  const d = new Daemon({ dataDir: dir, listenAddr: addr, advertiseAddr: addr, logger: pino({ level: process.env["TEST_LOG"] ?? "silent" }), tickMs: 20, version: "test" });
+  const d = new Daemon({ dataDir: dir, listenAddr: addr, advertiseAddr: addr, logger: pino({ level: process.env["TEST_LOG"] ?? "silent" }), tickMs: 20, version: "test", executor: "sim" });
   daemons.push(d);
   await d.start();
   return { d, addr, dir };

@@ -14,7 +14,7 @@ import type { InfoResponse, InitRequest, InitResponse, JoinRequest, JoinResponse
 import { LocalNodeState } from "../proto/gen/daemon.js";
 import { RaftMembershipClient, type RaftMembershipJoinResponse } from "../proto/gen/membership.js";
 import { Cluster, Node } from "../proto/gen/objects.js";
-import { NodeAvailability, NodeMembership, NodeRole, NodeState as ObservedNodeState, Reachability } from "../proto/gen/types.js";
+import { NodeAvailability, NodeMembership, NodeRole, NodeState as ObservedNodeState, Reachability, type NodeDescription } from "../proto/gen/types.js";
 import {
   NodeTls,
   UNLOCK_KEY_SUBSYSTEM,
@@ -31,7 +31,11 @@ import {
   signNodeCertificate,
   DEFAULT_NODE_CERT_EXPIRY_MS,
 } from "../manager/ca/index.js";
+import type { Executor } from "../agent/executor/executor.js";
+import { DEFAULT_ENGINE_SOCKET, DockerExecutor } from "../agent/executor/docker/index.js";
+import { SimExecutor } from "../agent/executor/sim/index.js";
 import { AgentSession, describeHost } from "../agent/session/index.js";
+import { Worker } from "../agent/worker/index.js";
 import { newObjectId } from "../manager/controlapi/index.js";
 import type { RaftInit } from "../manager/raft/index.js";
 import { resolveAdvertiseAddr, withDefaultPort } from "./addresses.js";
@@ -52,6 +56,9 @@ export interface DaemonOptions {
   logger: Logger;
   /** The node's hostname as the cluster shows it (default: the host's). */
   hostname?: string;
+  /** What runs tasks: the Docker engine at `engineSocket` (default), or the simulator (scale tests only). */
+  executor?: "docker" | "sim";
+  engineSocket?: string;
   /** Raft tick (ms) and election ticks; tests shorten them. */
   tickMs?: number;
   electionTick?: number;
@@ -76,6 +83,8 @@ export class Daemon {
   private runtime: ManagerRuntime | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
   private agent: AgentSession | null = null;
+  private worker: Worker | null = null;
+  private executor: Executor | null = null;
   private renewing: Promise<void> | null = null;
   /** Serializes init/join/leave/unlock and role changes. */
   private busy: Promise<unknown> = Promise.resolve();
@@ -122,7 +131,7 @@ export class Daemon {
     this.tls = new NodeTls(material);
     try {
       if (state.role === "manager" && state.raftId) await this.startManager(null);
-      this.startAgent();
+      await this.startAgent();
       if (state.role === "manager" && !state.raftId) void this.serialized(() => this.joinRaftUntilDone());
       this.phase = LocalNodeState.LOCAL_NODE_STATE_ACTIVE;
       this.phaseError = "";
@@ -236,7 +245,7 @@ export class Daemon {
         await this.reset();
         throw e;
       }
-      this.startAgent();
+      await this.startAgent();
       this.phase = LocalNodeState.LOCAL_NODE_STATE_ACTIVE;
       this.scheduleRenewal(certPem);
       this.log.info({ cluster: clusterId, node: nodeId, addr: advertiseAddr }, "cluster initialized");
@@ -313,7 +322,7 @@ export class Daemon {
         await this.reset();
         throw asDaemonError(e, "cannot join the cluster's managers");
       }
-      this.startAgent();
+      await this.startAgent();
       this.phase = LocalNodeState.LOCAL_NODE_STATE_ACTIVE;
       this.scheduleRenewal(certPem);
       this.log.info({ cluster: state.clusterId, node: state.nodeId, role }, "joined the cluster");
@@ -396,14 +405,42 @@ export class Daemon {
     this.phaseError = "";
   }
 
-  /** The agent side: one session with a manager, following the managers and this node's object. */
-  private startAgent(): void {
+  /**
+   * The agent side: one session with a manager (following the managers and this node's object),
+   * and the worker that runs the assigned tasks through the executor, its state in `agent/db`.
+   */
+  private async startAgent(): Promise<void> {
     const state = this.state!;
+    const executor = (this.executor ??=
+      this.opts.executor === "sim"
+        ? new SimExecutor()
+        : new DockerExecutor({ nodeId: state.nodeId, socketPath: this.opts.engineSocket ?? DEFAULT_ENGINE_SOCKET, logger: this.log }));
     const agent = new AgentSession({
       managers: state.managers,
       credentials: () => ({ credentials: this.tls!.clientCredentials(), channelOptions: this.tls!.channelOptions() }),
-      describe: () => Promise.resolve({ ...describeHost(), hostname: this.hostname }),
+      describe: () => this.describe(executor),
     });
+    const worker = await Worker.open({
+      dbPath: path.join(this.opts.dataDir, "agent", "db"),
+      executor,
+      report: (updates) => agent.reportStatus(updates),
+    });
+    worker.on("warning", (e) => this.log.warn({ err: e.message }, "worker"));
+    agent.on("assignments", (ev) =>
+      void worker
+        .assign({
+          type: ev.type,
+          tasks: ev.tasks,
+          removedTaskIds: ev.removedTasks,
+          secrets: ev.secrets,
+          removedSecretIds: ev.removedSecrets,
+          configs: ev.configs,
+          removedConfigIds: ev.removedConfigs,
+        })
+        .catch((e: Error) => this.log.error({ err: e.message }, "cannot apply assignments")),
+    );
+    agent.on("reconnected", () => void worker.reportAll().catch(() => undefined));
+    this.worker = worker;
     agent.on("node", (n) => this.onNodeObject(n));
     agent.on("managers", (peers) => {
       const addrs = peers.map((p) => p.addr).filter((a) => a);
@@ -417,12 +454,34 @@ export class Daemon {
     this.agent = agent;
   }
 
+  /** What the node registers with: the host's facts, the engine's, and the cluster hostname. */
+  private async describe(executor: Executor): Promise<NodeDescription> {
+    const host = describeHost();
+    const engine = await executor.describe().catch((e: Error) => {
+      this.log.warn({ err: e.message }, "cannot describe the container engine");
+      return null;
+    });
+    return {
+      ...host,
+      hostname: this.hostname,
+      ...(engine ? { engine: engine.engine, resources: engine.resources ?? host.resources, platform: engine.platform ?? host.platform } : {}),
+    };
+  }
+
+  /** Stops the agent side (session and worker); the containers keep running. */
+  private async stopAgent(): Promise<void> {
+    const agent = this.agent;
+    const worker = this.worker;
+    this.agent = null;
+    this.worker = null;
+    await agent?.stop();
+    await worker?.close();
+  }
+
   private async stopSides(): Promise<void> {
     if (this.renewTimer) clearTimeout(this.renewTimer);
     this.renewTimer = null;
-    const agent = this.agent;
-    this.agent = null;
-    await agent?.stop();
+    await this.stopAgent();
     const rt = this.runtime;
     this.runtime = null;
     await rt?.stop();
@@ -544,8 +603,8 @@ export class Daemon {
     if (this.state && others.length > 0) {
       this.state.managers = others;
       this.stateFile.save(this.state);
-      await this.agent?.stop();
-      this.startAgent();
+      await this.stopAgent();
+      await this.startAgent();
     }
   }
 
@@ -637,6 +696,7 @@ export class Daemon {
     this.stopped = true;
     await this.busy;
     await this.stopSides();
+    await this.executor?.close();
   }
 }
 

@@ -16,6 +16,8 @@ const program = new Command("swarmd")
   .option("--listen-addr <host:port>", "cluster port for managers", "0.0.0.0:2377")
   .option("--advertise-addr <host[:port]>", "address other nodes reach this node at (default: the only non-loopback address)")
   .option("--hostname <name>", "the node's hostname in the cluster (default: the host's)")
+  .option("--engine-socket <path>", "the Docker engine's API socket", "/var/run/docker.sock")
+  .addOption(new Option("--executor <kind>", "what runs tasks (sim: simulated, for scale tests)").choices(["docker", "sim"]).default("docker"))
   .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"))
   .addOption(new Option("--raft-tick-ms <ms>", "Raft tick (tests)").argParser(Number).hideHelp())
   .addOption(new Option("--raft-election-tick <n>", "Raft election ticks (tests)").argParser(Number).hideHelp());
@@ -27,6 +29,8 @@ const flags = program.opts<{
   listenAddr: string;
   advertiseAddr?: string;
   hostname?: string;
+  engineSocket: string;
+  executor: "docker" | "sim";
   logLevel: string;
   raftTickMs?: number;
   raftElectionTick?: number;
@@ -38,6 +42,8 @@ const daemon = new Daemon({
   listenAddr: flags.listenAddr,
   ...(flags.advertiseAddr ? { advertiseAddr: flags.advertiseAddr } : {}),
   ...(flags.hostname ? { hostname: flags.hostname } : {}),
+  engineSocket: flags.engineSocket,
+  executor: flags.executor,
   logger,
   version: SWARMD_VERSION,
   ...(flags.raftTickMs ? { tickMs: flags.raftTickMs } : {}),

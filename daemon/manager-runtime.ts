@@ -110,6 +110,7 @@ export class ManagerRuntime {
         components: (store, raft) => {
           dispatcher = new Dispatcher({
             store,
+            nodeId: opts.nodeId,
             managers: () => managerPeers(store, raft),
             onError: (e) => opts.logger.warn({ err: e.message }, "dispatcher"),
           });
