@@ -1,18 +1,8 @@
 // Manager choice and backoff, with a seeded random source.
 import { describe, expect, it } from "vitest";
+import { seededRandom as seeded } from "../executor/sim/random.js";
 import { DEFAULT_BACKOFF, ManagerPicker, backoffDelay } from "./remotes.js";
 
-/** Mulberry32: a small seeded PRNG in [0, 1). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("backoffDelay", () => {
   it("doubles from initialMs up to maxMs, jittered into [half, whole]", () => {

@@ -22,17 +22,8 @@ export function newStore(): { store: MemoryStore; proposals: CountingProposer } 
   return { store, proposals };
 }
 
-/** Mulberry32: a small seeded PRNG in [0, 1). */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG in [0, 1) (the sim executor's). */
+export { seededRandom as seeded } from "../../agent/executor/sim/random.js";
 
 const obj = (o: object): StoreObject => o as unknown as StoreObject;
 
