@@ -1,13 +1,16 @@
 // The local control socket: the Daemon service (init, join, leave, unlock, info) and, while this
-// node runs a manager, the Control service (calls go to the leader). Plain gRPC on a unix socket,
+// node runs a manager, the Control service (calls go to the leader); with `--test-hooks`, the
+// test-only TestHooks service (daemon/test-hooks.ts). Plain gRPC on a unix socket,
 // mode 0660: only root and its group reach it.
 import { chmodSync, mkdirSync, rmSync } from "node:fs";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { ControlService as ControlDefinition } from "../proto/gen/control.js";
 import { DaemonService as DaemonDefinition, type DaemonServer } from "../proto/gen/daemon.js";
+import { TestHooksService as TestHooksDefinition } from "../proto/gen/test_hooks.js";
 import type { Daemon } from "./daemon.js";
 import { toStatus } from "./errors.js";
+import { testHooksImplementation } from "./test-hooks.js";
 
 /** The socket path of a `unix://` address (or a bare path). */
 export function socketPath(host: string): string {
@@ -60,13 +63,15 @@ function controlImplementation(d: Daemon): grpc.UntypedServiceImplementation {
   return handlers;
 }
 
-export async function serveLocalApi(d: Daemon, host: string): Promise<grpc.Server> {
+/** `testHooks`: also serve the test-only TestHooks service (`swarmd --test-hooks`). */
+export async function serveLocalApi(d: Daemon, host: string, opts: { testHooks?: boolean } = {}): Promise<grpc.Server> {
   const file = socketPath(host);
   mkdirSync(path.dirname(file), { recursive: true });
   rmSync(file, { force: true });
   const server = new grpc.Server();
   server.addService(DaemonDefinition, daemonImplementation(d) as unknown as grpc.UntypedServiceImplementation);
   server.addService(ControlDefinition, controlImplementation(d));
+  if (opts.testHooks) server.addService(TestHooksDefinition, testHooksImplementation(d));
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(`unix://${file}`, grpc.ServerCredentials.createInsecure(), (err) =>
       err ? reject(new Error(`cannot listen on unix://${file}: ${err.message}`)) : resolve(),

@@ -20,7 +20,8 @@ const program = new Command("swarmd")
   .addOption(new Option("--executor <kind>", "what runs tasks (sim: simulated, for scale tests)").choices(["docker", "sim"]).default("docker"))
   .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"))
   .addOption(new Option("--raft-tick-ms <ms>", "Raft tick (tests)").argParser(Number).hideHelp())
-  .addOption(new Option("--raft-election-tick <n>", "Raft election ticks (tests)").argParser(Number).hideHelp());
+  .addOption(new Option("--raft-election-tick <n>", "Raft election ticks (tests)").argParser(Number).hideHelp())
+  .addOption(new Option("--test-hooks", "serve the TestHooks service on the local socket (tests)").hideHelp());
 
 program.parse();
 const flags = program.opts<{
@@ -34,6 +35,7 @@ const flags = program.opts<{
   logLevel: string;
   raftTickMs?: number;
   raftElectionTick?: number;
+  testHooks?: boolean;
 }>();
 
 const logger = pino({ level: flags.logLevel, base: { pid: process.pid } });
@@ -51,7 +53,7 @@ const daemon = new Daemon({
 });
 
 async function main(): Promise<void> {
-  const local = await serveLocalApi(daemon, flags.host);
+  const local = await serveLocalApi(daemon, flags.host, { testHooks: flags.testHooks === true });
   logger.info({ socket: flags.host, dataDir: flags.dataDir }, "swarmd listening");
   let stopping = false;
   const shutdown = (signal: string): void => {

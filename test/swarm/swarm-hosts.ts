@@ -1,6 +1,8 @@
 // A cluster of real `swarmd` processes, one per test host (network namespace), driven with the
 // real `swarm` CLI over each daemon's local socket. Data dirs and sockets live in a temp dir that
-// is removed with the network.
+// is removed with the network. Optionally a host gets its own Docker engine (started inside its
+// namespace, with the test images) that its swarmd runs tasks on, and swarmd serves the test-only
+// TestHooks service (`--test-hooks`) on its local socket.
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -8,6 +10,7 @@ import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { DaemonClient, type InfoResponse } from "../../proto/gen/daemon.js";
 import { HostProcess } from "../hosts/daemon-process.js";
+import { DockerEngine, ensureTestImages } from "../hosts/docker-engine.js";
 import { TestNetwork, type TestHost } from "../hosts/network.js";
 import { waitFor } from "../hosts/poll.js";
 
@@ -15,25 +18,42 @@ const ROOT = path.resolve(import.meta.dirname, "../..");
 const SWARMD = path.join(ROOT, "dist/daemon/main.js");
 const SWARM = path.join(ROOT, "dist/cli/main.js");
 
+export interface SwarmHostsOptions {
+  /** Indexes (0-based) of the hosts that get their own Docker engine; the others' swarmd point at none. */
+  engines?: number[];
+  /** Start swarmd with `--test-hooks` (the TestHooks service on the local socket). */
+  testHooks?: boolean;
+}
+
 export interface CliResult {
   code: number;
   stdout: string;
   stderr: string;
 }
 
-/** One host's daemon: its process (while running), data dir and socket. */
+/** One host's daemon: its process (while running), data dir and socket, and its Docker engine if it has one. */
 export class SwarmdHost {
   proc: HostProcess | null = null;
   readonly dataDir: string;
   readonly socket: string;
+  /** This host's own engine (the `engines` option), which its swarmd is given with --engine-socket. */
+  engine: DockerEngine | null = null;
 
   constructor(
     private readonly net: TestNetwork,
     readonly host: TestHost,
     dir: string,
+    private readonly testHooks = false,
   ) {
     this.dataDir = path.join(dir, host.name, "data");
     this.socket = path.join(dir, host.name, "swarmd.sock");
+  }
+
+  /** Starts this host's engine inside its namespace and imports the test images. */
+  async startEngine(): Promise<DockerEngine> {
+    this.engine = await DockerEngine.start(this.net, this.host);
+    await ensureTestImages(this.engine.socketPath);
+    return this.engine;
   }
 
   get addr(): string {
@@ -62,6 +82,8 @@ export class SwarmdHost {
         "debug",
         "--raft-tick-ms",
         "50",
+        ...(this.engine ? ["--engine-socket", this.engine.socketPath] : []),
+        ...(this.testHooks ? ["--test-hooks"] : []),
       ],
       { label: `swarmd ${this.host.name}` },
     );
@@ -117,12 +139,13 @@ export class SwarmHosts {
     private readonly dir: string,
   ) {}
 
-  /** `n` hosts, each with a running swarmd not yet in a cluster. */
-  static async create(n: number): Promise<SwarmHosts> {
+  /** `n` hosts, each with a running swarmd not yet in a cluster (and an engine, per `opts.engines`). */
+  static async create(n: number, opts: SwarmHostsOptions = {}): Promise<SwarmHosts> {
     const net = await TestNetwork.create({ hosts: n, name: "swarm" });
     const dir = mkdtempSync(path.join(tmpdir(), "swarm-hosts-"));
-    const c = new SwarmHosts(net, net.hosts.map((h) => new SwarmdHost(net, h, dir)), dir);
+    const c = new SwarmHosts(net, net.hosts.map((h) => new SwarmdHost(net, h, dir, opts.testHooks)), dir);
     try {
+      await Promise.all((opts.engines ?? []).map((i) => c.hosts[i]!.startEngine()));
       await Promise.all(c.hosts.map((h) => h.start()));
     } catch (e) {
       await c.destroy();
@@ -136,10 +159,14 @@ export class SwarmHosts {
     return this.hosts.map((h) => `--- ${h.host.name}\n${h.proc?.tail(40) ?? "(not running)"}`).join("\n");
   }
 
+  /** Stops every swarmd, then every engine (their containers are killed), then the network. */
   async destroy(): Promise<void> {
     await Promise.all(this.hosts.map((h) => h.stop().catch(() => undefined)));
+    const engines = await Promise.allSettled(this.hosts.map((h) => h.engine?.stop()));
     await this.net.destroy();
     rmSync(this.dir, { recursive: true, force: true });
+    const failed = engines.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
   }
 }
 
