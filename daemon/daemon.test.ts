@@ -108,9 +108,9 @@ describe("swarmd joins", () => {
     const wId = (await w.d.info()).nodeId;
     await setRole(m.d, wId, NodeRole.NODE_ROLE_MANAGER);
     await waitFor(async () => {
-      const members = (await w.d.info()).raft?.members ?? [];
+      const members = (await m.d.info()).raft?.members ?? [];
       return members.length === 3 && members.every((x) => !x.learner);
-    }, "the promoted worker to join Raft and vote");
+    }, "the leader to count the promoted worker as a voter");
     expect((await w.d.info()).role).toBe(NodeRole.NODE_ROLE_MANAGER);
 
     const mId = (await m.d.info()).nodeId;

@@ -330,19 +330,11 @@ export class Daemon {
     });
   }
 
-  /**
-   * Options for a short-lived client to a manager: its own connection, so that it presents the
-   * current certificate (a shared connection may still carry the one before a renewal).
-   */
-  private oneShotChannel(): grpc.ChannelOptions {
-    return { ...this.tls!.channelOptions(), "grpc.use_local_subchannel_pool": 1 };
-  }
-
   /** Asks the leader to add this manager to Raft, then starts the manager side as a new member. */
   private async joinRaft(): Promise<void> {
     const state = this.state!;
     const res: RaftMembershipJoinResponse = await callLeader(state.managers, (addr, ms) => {
-      const client = new RaftMembershipClient(addr, this.tls!.clientCredentials(), this.oneShotChannel());
+      const client = new RaftMembershipClient(addr, this.tls!.clientCredentials(), this.tls!.channelOptions());
       return unary<RaftMembershipJoinResponse>((md, o, cb) => client.join({ addr: state.advertiseAddr }, md, o, cb), ms).finally(() => client.close());
     }, { timeoutMs: 30_000 });
     state.raftId = res.raftId;
@@ -379,7 +371,7 @@ export class Daemon {
       }
       if (rt && rt.manager.raft.status().confState.voters.length > 1) {
         await callLeader(this.state!.managers, (addr, ms) => {
-          const client = new RaftMembershipClient(addr, this.tls!.clientCredentials(), this.oneShotChannel());
+          const client = new RaftMembershipClient(addr, this.tls!.clientCredentials(), this.tls!.channelOptions());
           return unary((md, o, cb) => client.leave({}, md, o, cb), ms).finally(() => client.close());
         }, { timeoutMs: force ? 5_000 : 20_000 }).catch((e: unknown) => {
           if (!force) throw asDaemonError(e, "cannot leave Raft");
@@ -540,7 +532,7 @@ export class Daemon {
       if (!state || !this.tls || this.phase !== LocalNodeState.LOCAL_NODE_STATE_ACTIVE) return;
       const { keyPem, csrPem } = await createKeyAndCsr();
       const res = await callLeader(state.managers, (addr, ms) => {
-        const client = new CAClient(addr, this.tls!.clientCredentials(), this.oneShotChannel());
+        const client = new CAClient(addr, this.tls!.clientCredentials(), this.tls!.channelOptions());
         return unary<IssueNodeCertificateResponse>((md, o, cb) => client.issueNodeCertificate({ csr: Buffer.from(csrPem), token: "", hostname: this.hostname, advertiseAddr: state.advertiseAddr, availability: 0 }, md, o, cb), ms).finally(() => client.close());
       });
       const certPem = Buffer.from(res.certificate).toString();

@@ -272,6 +272,7 @@ describe("NodeTls material checks", () => {
     expect(tls.channelOptions()).toEqual({
       "grpc.ssl_target_name_override": "swarm-manager",
       "grpc.default_authority": "swarm-manager",
+      "grpc.use_local_subchannel_pool": 1,
     });
   });
 });

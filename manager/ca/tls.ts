@@ -138,9 +138,14 @@ export class NodeTls implements experimental.CertificateProvider {
     });
   }
 
-  /** Channel options that make the server name "swarm-manager", so that dialing by IP works. */
+  /**
+   * Channel options that make the server name "swarm-manager" (so that dialing by IP works), with a
+   * subchannel pool of the channel's own: grpc-js otherwise shares connections between channels with
+   * equal credentials, and a channel opened after a renewal (say, Raft after a promotion) would ride
+   * a connection that still presents the old certificate.
+   */
   channelOptions(): grpc.ChannelOptions {
-    return managerChannelOptions();
+    return { ...managerChannelOptions(), "grpc.use_local_subchannel_pool": 1 };
   }
 
   /**

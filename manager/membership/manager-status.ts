@@ -5,12 +5,17 @@ import { NodeRole, Reachability, type ManagerStatus } from "../../proto/gen/type
 import type { ManagerMembership } from "../controlapi/control-service.js";
 import type { RaftNode } from "../raft/index.js";
 
-/** Raft's view of the members: who leads and who answered recently (a follower knows only itself and the leader). */
+/**
+ * Raft's view of the members: who leads and who is reachable (a follower knows only itself and the
+ * leader). A peer counts as reachable when it answered within the current check-quorum window or
+ * its message stream is open: right after each window starts, no peer has answered yet.
+ */
 function reachableIds(raft: RaftNode): { lead: number; reachable: Set<number>; voters: number[] } {
   const st = raft.status();
   const reachable = new Set<number>([raft.id]);
   if (st.lead) reachable.add(st.lead);
   for (const p of st.peers) if (p.recentActive) reachable.add(p.id);
+  for (const p of st.transport.peers) if (p.connected) reachable.add(p.id);
   return { lead: st.lead, reachable, voters: st.confState.voters };
 }
 
