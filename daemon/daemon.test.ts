@@ -1,7 +1,7 @@
 // Daemons in one process on loopback, with real mutual TLS between them: joins and refusals (bad
 // tokens, a rotated token, another cluster's CA, nothing listening, a garbled CSR, a worker calling
 // manager services), leaving, and autolock. A refused request must leave no trace in the cluster.
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
@@ -254,6 +254,10 @@ describe("autolock", () => {
     const m = await initCluster(true);
     expect(m.unlockKey).toMatch(/^SWMKEY-1-/);
     await m.d.stop();
+    // Keys on disk: owner-only, and the private key is not readable without the unlock key.
+    const certs = path.join(m.dir, "certificates");
+    for (const f of readdirSync(certs)) expect(statSync(path.join(certs, f)).mode & 0o777, f).toBe(0o600);
+    expect(readFileSync(path.join(certs, "swarm-node.key"), "utf8")).not.toMatch(/PRIVATE KEY/);
     const again = await newDaemon(m.dir);
     expect((await again.d.info()).state).toBe(LocalNodeState.LOCAL_NODE_STATE_LOCKED);
     expect(again.d.managerRuntime()).toBeNull();
