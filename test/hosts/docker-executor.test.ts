@@ -51,6 +51,14 @@ async function run(ex: DockerExecutor, task: Task): Promise<{ ctl: ContainerCont
   return { ctl, status: await ctl.wait(never) };
 }
 
+/** A shell that exits 0 on SIGTERM, once it says its trap is installed (PID 1 ignores TERM before that). */
+const TRAPPER = ["sh", "-c", 'trap "exit 0" TERM; echo trap-ready; sleep 100000 & wait'];
+
+async function trapInstalled(socketPath: string, ctl: ContainerController): Promise<void> {
+  const id = (await ctl.inspect())!.containerId;
+  await waitFor(async () => (await containerLogs(socketPath, id)).includes("trap-ready"), { timeoutMs: 10_000, what: "the container's TERM trap" });
+}
+
 describe("DockerExecutor on a real engine", () => {
   let net: TestNetwork | undefined;
   let engine: DockerEngine | undefined;
@@ -118,10 +126,11 @@ describe("DockerExecutor on a real engine", () => {
   });
 
   it("shuts down a container that exits on SIGTERM within its grace period", async () => {
-    const ctl = ex.controller(mkTask({ command: ["sh", "-c", 'trap "exit 0" TERM; sleep 100000 & wait'] }), deps);
+    const ctl = ex.controller(mkTask({ command: TRAPPER }), deps);
     await ctl.prepare(never);
     await ctl.start();
     expect(await ctl.inspect()).toMatchObject({ state: "running" });
+    await trapInstalled(engine!.socketPath, ctl);
     const t0 = Date.now();
     await ctl.shutdown();
     const took = Date.now() - t0;
@@ -143,7 +152,7 @@ describe("DockerExecutor on a real engine", () => {
   });
 
   it("lets a second executor (an agent restart) adopt the running container instead of creating another", async () => {
-    const task = mkTask({ command: ["sh", "-c", 'trap "exit 0" TERM; sleep 100000 & wait'] });
+    const task = mkTask({ command: TRAPPER });
     const first = ex.controller(task, deps);
     await first.prepare(never);
     await first.start();
@@ -161,6 +170,7 @@ describe("DockerExecutor on a real engine", () => {
       ) as { Id: string }[];
       expect(list.map((c) => c.Id)).toEqual([before.containerId]);
       expect(await again.inspect()).toMatchObject({ containerId: before.containerId, state: "running", pid: before.pid });
+      await trapInstalled(engine!.socketPath, again);
       const died = changeWhere(again, (s) => s.state === "exited");
       await again.shutdown();
       expect(await died).toMatchObject({ exitCode: 0 });
