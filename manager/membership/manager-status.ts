@@ -24,13 +24,22 @@ function quorum(n: number): number {
 }
 
 export function raftManagerMembership(raft: RaftNode): ManagerMembership {
+  // One read of Raft's status serves a whole `node ls` (every node asked in the same turn).
+  let cached: { ids: ReturnType<typeof reachableIds>; members: number[] } | null = null;
+  const view = (): { ids: ReturnType<typeof reachableIds>; members: number[] } => {
+    if (!cached) {
+      cached = { ids: reachableIds(raft), members: raft.status().members.map((m) => m.id) };
+      queueMicrotask(() => (cached = null));
+    }
+    return cached;
+  };
   return {
     managerStatus(node: Node): ManagerStatus | undefined {
       const ms = node.managerStatus;
       if (node.role !== NodeRole.NODE_ROLE_MANAGER || !ms?.raftId) return undefined;
-      const { lead, reachable } = reachableIds(raft);
-      const members = raft.status().members;
-      if (!members.some((m) => m.id === ms.raftId)) {
+      const { ids, members } = view();
+      const { lead, reachable } = ids;
+      if (!members.includes(ms.raftId)) {
         return { ...ms, leader: false, reachability: Reachability.REACHABILITY_UNKNOWN };
       }
       return {
