@@ -8,6 +8,11 @@ import { MANAGER, MemberCluster, type MemberProcess } from "../../test/cluster/p
 const DURATION_MS = Number(process.env["BENCH_DURATION_MS"] ?? 10_000);
 const SERVICES = Number(process.env["BENCH_SERVICES"] ?? 10_000);
 const TASKS_PER_SERVICE = Number(process.env["BENCH_TASKS_PER_SERVICE"] ?? 10);
+/** BENCH_TRACE=1 lists the slow watch events on stderr (wall clock, to line up with members' --trace-gc marks). */
+const TRACE = process.env["BENCH_TRACE"] === "1";
+/** BENCH_BULK_FIRST=1 loads the bulk state before the watch window (after BENCH_SETTLE_MS) instead of after it. */
+const BULK_FIRST = process.env["BENCH_BULK_FIRST"] === "1";
+const SETTLE_MS = Number(process.env["BENCH_SETTLE_MS"] ?? 0);
 const common = { bench: "store", managers: 3, transport: "grpc-loopback", storage: "level-sync" };
 
 function print(metric: string, value: number, unit: string, conditions: Record<string, unknown>): void {
@@ -57,6 +62,8 @@ async function watchLatency(cluster: MemberCluster, leader: MemberProcess, follo
   const watcher = new ControlClient(follower.addr, grpc.credentials.createInsecure());
   const sentAt = new Map<string, number>();
   const latencies: number[] = [];
+  const slow: { at: number; ms: number }[] = [];
+  if (TRACE) process.stderr.write(`# writes to member ${leader.id} (leader), watches member ${follower.id}\n`);
   const stream = watcher.watch({ kinds: ["service"], includeOldObject: false } as never);
   stream.on("data", (m: WatchMessage) => {
     const now = performance.now();
@@ -64,20 +71,31 @@ async function watchLatency(cluster: MemberCluster, leader: MemberProcess, follo
       const o = e.object?.object;
       const name = o?.$case === "service" ? o.service.spec?.annotations?.name : undefined;
       const t = name ? sentAt.get(name) : undefined;
-      if (t !== undefined) latencies.push(now - t);
+      if (t !== undefined) {
+        latencies.push(now - t);
+        if (TRACE && now - t > 20) slow.push({ at: Math.round(Date.now() - (now - t)), ms: Math.round(now - t) });
+      }
     }
   });
   stream.on("error", () => undefined);
   await new Promise((r) => setTimeout(r, 500));
   for (const m of cluster.members) await m.request("loop-delay");
+  const windowStart = Date.now();
   const rate = 200;
   const end = performance.now() + DURATION_MS;
   let n = 0;
   const inflight: Promise<unknown>[] = [];
   while (performance.now() < end) {
     const name = `lat-${++n}`;
-    sentAt.set(name, performance.now());
-    inflight.push(create(writer, name));
+    const sent = performance.now();
+    sentAt.set(name, sent);
+    inflight.push(
+      create(writer, name).then((err) => {
+        const ms = performance.now() - sent;
+        if (TRACE && ms > 20) process.stderr.write(`# slow create sent at wall ${Math.round(Date.now() - ms)}: ${Math.round(ms)} ms\n`);
+        return err;
+      }),
+    );
     await new Promise((r) => setTimeout(r, 1000 / rate));
   }
   await Promise.all(inflight);
@@ -86,6 +104,10 @@ async function watchLatency(cluster: MemberCluster, leader: MemberProcess, follo
   writer.close();
   watcher.close();
   latencies.sort((a, b) => a - b);
+  if (TRACE) {
+    for (const s of slow) process.stderr.write(`# slow event sent at wall ${s.at}: ${s.ms} ms\n`);
+    process.stderr.write(`# watch window from wall ${windowStart} to ${Date.now()}\n`);
+  }
   const stalls = await Promise.all(cluster.members.map((m) => m.request("loop-delay")));
   const cond = {
     loop_delay_max_ms: stalls.map((s) => Math.round(Number(s["maxMs"]))),
@@ -125,9 +147,17 @@ try {
   let leader: MemberProcess | null = null;
   await cluster.waitFor(async () => (leader = await cluster.leader()) !== null, "a leader");
   const l = leader as unknown as MemberProcess;
+  const follower = cluster.members.find((m) => m !== l)!;
   await writes(l);
-  await watchLatency(cluster, l, cluster.members.find((m) => m !== l)!);
-  await bulk(l, cluster);
+  if (BULK_FIRST) {
+    // The watch window with the bulk state in the store (its snapshots are then the largest).
+    await bulk(l, cluster);
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    await watchLatency(cluster, l, follower);
+  } else {
+    await watchLatency(cluster, l, follower);
+    await bulk(l, cluster);
+  }
 } finally {
   await cluster.close();
 }

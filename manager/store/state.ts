@@ -3,7 +3,7 @@
 // manager accepts or refuses the same transaction.
 import { StoreError, StoreErrorCode, notFound } from "./errors.js";
 import { Table, type TableSchema } from "./table.js";
-import type { Kind, SnapshotRecord, StoreAction, StoreEvent, StoreObject, TxRecord } from "./types.js";
+import type { CapturedParts, Kind, SnapshotRecord, StoreAction, StoreEvent, StoreObject, TxRecord } from "./types.js";
 import { KINDS } from "./types.js";
 
 export function versionOf(o: StoreObject | undefined): number {
@@ -16,11 +16,17 @@ export class Overlay {
   readonly names = new Map<string, string | null>();
 }
 
+/** Makes an applied object's snapshot part (StoreCodec.snapshotPart). */
+export type PartMaker = (kind: Kind, o: StoreObject, encoded?: Uint8Array) => string;
+
 export class StoreState {
   readonly tables = new Map<Kind, Table>();
   version = 0;
 
-  constructor(schemas: TableSchema[]) {
+  constructor(
+    schemas: TableSchema[],
+    private readonly partOf?: PartMaker,
+  ) {
     for (const kind of KINDS) this.tables.set(kind, new Table(schemas.find((s) => s.kind === kind) ?? { kind }));
   }
 
@@ -84,7 +90,8 @@ export class StoreState {
     const overlay = new Overlay();
     for (const a of tx.actions) this.check(a, overlay);
     const events: StoreEvent[] = [];
-    for (const a of tx.actions) {
+    for (let i = 0; i < tx.actions.length; i++) {
+      const a = tx.actions[i]!;
       const t = this.table(a.kind);
       const old = t.get(a.object.id);
       if (a.op === "remove") {
@@ -95,7 +102,7 @@ export class StoreState {
       const obj = a.object;
       obj.meta = { ...obj.meta, version: { index } };
       if (old?.meta?.createdAtUnixMs) obj.meta.createdAtUnixMs = old.meta.createdAtUnixMs;
-      t.put(obj);
+      t.put(obj, this.part(a.kind, obj, tx.encoded?.[i]));
       events.push(
         old
           ? { type: "update", kind: a.kind, version: index, object: obj, old }
@@ -113,9 +120,39 @@ export class StoreState {
     return { version: this.version, tables };
   }
 
+  /**
+   * The object's snapshot part; undefined (never a throw, which would break all-or-nothing apply)
+   * when it cannot be made: snapshots then fall back to encoding the objects.
+   */
+  private part(kind: Kind, o: StoreObject, encoded?: Uint8Array): string | undefined {
+    if (!this.partOf) return undefined;
+    try {
+      return this.partOf(kind, o, encoded);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Every table's snapshot parts at this version; null when the codec makes none. */
+  captureParts(): CapturedParts | null {
+    if (!this.partOf) return null;
+    const tables: CapturedParts["tables"] = {};
+    for (const [kind, t] of this.tables) {
+      const c = t.captureParts();
+      if (!c) return null;
+      tables[kind] = c;
+    }
+    return { version: this.version, tables };
+  }
+
   restore(s: SnapshotRecord, index: number): void {
     for (const t of this.tables.values()) t.clear();
-    for (const kind of KINDS) for (const o of s.tables[kind] ?? []) this.table(kind).put(o);
+    for (const kind of KINDS) {
+      const objects = s.tables[kind] ?? [];
+      const parts = this.partOf && s.parts?.[kind]?.length === objects.length ? s.parts[kind] : undefined;
+      const t = this.table(kind);
+      for (let i = 0; i < objects.length; i++) t.put(objects[i]!, parts ? parts[i] : this.part(kind, objects[i]!));
+    }
     this.version = Math.max(s.version, index);
   }
 }

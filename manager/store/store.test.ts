@@ -113,6 +113,38 @@ describe("MemoryStore", () => {
     await s.update((tx) => tx.create("service", svc("s2", "web")));
   });
 
+  it("keeps index entries in order as keys gain and lose objects", async () => {
+    const s = newStore();
+    const task = (id: string, slot: number): Obj => ({ id, spec: { name: "" }, serviceId: "s1", slot });
+    const slot1 = (): string[] => s.view((r) => r.find("task", "slot", "s1/1").map((t) => t.id));
+    const ofService = (): string[] => s.view((r) => r.find("task", "service", "s1").map((t) => t.id));
+    await s.update((tx) => tx.create("task", task("a", 1)));
+    expect(slot1()).toEqual(["a"]);
+    await s.update((tx) => {
+      tx.create("task", task("b", 1));
+      tx.create("task", task("c", 1));
+      tx.create("task", task("d", 2));
+    });
+    expect(slot1()).toEqual(["a", "b", "c"]);
+    await s.update((tx) => tx.remove("task", "a"));
+    await s.update((tx) => tx.remove("task", "c"));
+    expect(slot1()).toEqual(["b"]);
+    await s.update((tx) => tx.create("task", task("e", 1)));
+    expect(slot1()).toEqual(["b", "e"]);
+    // Re-indexing an updated object under the same key keeps one entry for it.
+    const b = clone(s.view((r) => r.get("task", "b"))!) as Obj;
+    await s.update((tx) => tx.update("task", b));
+    expect(slot1()).toEqual(["e", "b"]);
+    await s.update((tx) => {
+      tx.remove("task", "b");
+      tx.remove("task", "e");
+    });
+    expect(slot1()).toEqual([]);
+    expect(ofService()).toEqual(["d"]);
+    await s.update((tx) => tx.remove("task", "d"));
+    expect(ofService()).toEqual([]);
+  });
+
   it("reads its own writes inside a transaction", async () => {
     const s = newStore();
     await s.update((tx) => {

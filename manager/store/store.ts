@@ -118,16 +118,24 @@ export class Tx extends ReadView {
   }
 }
 
+/** Snapshots from this size up reuse one buffer (see snapshotAsync). */
+const REUSE_SNAPSHOT_BYTES = 1024 * 1024;
+
 export class MemoryStore {
   private readonly state: StoreState;
   private readonly hub: WatchHub;
   private proposer: Proposer | null = null;
   private readonly codec: StoreCodec;
   private readonly maxTxBytes: number;
+  /** The buffer snapshotAsync reuses for large snapshots, and whether one is being written. */
+  private snapshotBuf: Buffer | null = null;
+  private snapshotBufBusy = false;
 
   constructor(private readonly opts: StoreOptions) {
     this.codec = opts.codec;
-    this.state = new StoreState(opts.schemas);
+    const codec = opts.codec;
+    const parts = codec.snapshotPart && codec.joinSnapshotParts && codec.joinSnapshotPartsAsync;
+    this.state = new StoreState(opts.schemas, parts ? (kind, o, encoded) => codec.snapshotPart!(kind, o, encoded) : undefined);
     this.hub = new WatchHub(opts.eventHistory ?? 10_000);
     this.maxTxBytes = opts.maxTxBytes ?? 1024 * 1024;
   }
@@ -150,9 +158,23 @@ export class MemoryStore {
    * here. Rejects with a StoreError (nothing written) when a check fails, at build time or at apply.
    */
   async update(fn: (tx: Tx) => void | Promise<void>): Promise<number> {
+    // Only the encoded bytes wait for Raft: the transaction's objects die young instead of being
+    // promoted to the old generation while the proposal commits.
+    const data = await this.encodeUpdate(fn);
+    if (data === null) return this.state.version;
+    if (!this.proposer) throw new StoreError(StoreErrorCode.Unavailable, "the store is not connected to raft");
+    try {
+      return (await this.proposer.propose(data)) as number;
+    } catch (e) {
+      throw toStoreError(e);
+    }
+  }
+
+  /** Builds, checks, stamps and encodes a transaction; null when it changes nothing. */
+  private async encodeUpdate(fn: (tx: Tx) => void | Promise<void>): Promise<Uint8Array | null> {
     const tx = new Tx(this.state);
     await fn(tx);
-    if (tx.actions.length === 0) return this.state.version;
+    if (tx.actions.length === 0) return null;
     const now = (this.opts.now ?? Date.now)();
     for (const a of tx.actions) if (a.op !== "remove") this.opts.stamp?.(a.object, a.op, now);
     const data = this.codec.encodeTx({ actions: tx.actions });
@@ -162,12 +184,7 @@ export class MemoryStore {
         `the change is ${data.length} bytes, over the limit of ${this.maxTxBytes} bytes; nothing was written`,
       );
     }
-    if (!this.proposer) throw new StoreError(StoreErrorCode.Unavailable, "the store is not connected to raft");
-    try {
-      return (await this.proposer.propose(data)) as number;
-    } catch (e) {
-      throw toStoreError(e);
-    }
+    return data;
   }
 
   /**
@@ -219,16 +236,45 @@ export class MemoryStore {
   }
 
   snapshot(): Uint8Array {
+    const parts = this.state.captureParts();
+    if (parts) return this.codec.joinSnapshotParts!(parts);
     return this.codec.encodeSnapshot(this.state.snapshot());
   }
 
   /**
-   * A snapshot of the state as it is now, encoded without blocking: the tables are captured at once
-   * (applied objects are never changed in place), then encoded in slices while the store moves on.
+   * A snapshot of the state as it is now, made without blocking. With a codec that makes snapshot
+   * parts (protobuf), every object's part was made when it was applied: the parts are captured at
+   * once and copied into one off-heap buffer in slices, which leaves almost no garbage on the JS heap.
+   * Otherwise the tables are captured (applied objects are never changed in place) and encoded in
+   * slices while the store moves on.
+   *
+   * The bytes are valid until the next call: a large snapshot is written into the buffer of the
+   * previous one (unless that one is still being written). Tens of megabytes allocated off-heap for
+   * every snapshot count against V8's external-memory limit, and crossing it forces a major GC of
+   * the whole heap. (Raft copies the bytes into its own snapshot before it asks for the next one.)
    */
   snapshotAsync(): Promise<Uint8Array> {
+    const parts = this.state.captureParts();
+    if (parts) {
+      if (this.snapshotBufBusy) return this.codec.joinSnapshotPartsAsync!(parts);
+      this.snapshotBufBusy = true;
+      return this.codec.joinSnapshotPartsAsync!(parts, (size) => this.reusedBuffer(size)).finally(() => {
+        this.snapshotBufBusy = false;
+      });
+    }
     const captured = this.state.snapshot();
     return this.codec.encodeSnapshotAsync ? this.codec.encodeSnapshotAsync(captured) : Promise.resolve(this.codec.encodeSnapshot(captured));
+  }
+
+  /**
+   * A buffer of `size` bytes: fresh below 1 MiB, else the reused one, replaced when too small or
+   * under a third used. Its spare room costs no resident memory until written.
+   */
+  private reusedBuffer(size: number): Buffer {
+    if (size < REUSE_SNAPSHOT_BYTES) return Buffer.allocUnsafeSlow(size);
+    const b = this.snapshotBuf;
+    if (!b || b.length < size || b.length > 3 * size) this.snapshotBuf = Buffer.allocUnsafeSlow(Math.ceil(size * 1.5));
+    return this.snapshotBuf!.subarray(0, size);
   }
 
   restore(data: Uint8Array, index: number): void {

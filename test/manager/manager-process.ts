@@ -35,10 +35,18 @@ const init = args.bootstrap
       },
     };
 
-
 const creds = grpc.credentials.createInsecure();
+// MANAGER_SNAPSHOT_INTERVAL overrides Raft's snapshot interval (e.g. to put snapshots in a bench window).
+const snapshotInterval = Number(process.env["MANAGER_SNAPSHOT_INTERVAL"] ?? 0);
 const mgr = await Manager.open(
-  { raftId, clusterId: "test-cluster", dataDir: args.dir!, clientCredentials: creds, tickMs: Number(args["tick-ms"]) },
+  {
+    raftId,
+    clusterId: "test-cluster",
+    dataDir: args.dir!,
+    clientCredentials: creds,
+    tickMs: Number(args["tick-ms"]),
+    ...(snapshotInterval > 0 ? { snapshotInterval } : {}),
+  },
   init,
 );
 const server = new grpc.Server(mgr.raft.transport.serverOptions());
@@ -61,6 +69,21 @@ const loopDelay = monitorEventLoopDelay({ resolution: 5 });
 loopDelay.enable();
 const snapshotsAt: number[] = [];
 mgr.raft.on("snapshot", (index: number) => snapshotsAt.push(index));
+// With --trace-gc, marks go to the same output so GC lines can be placed in the bench's phases.
+const tracing = process.execArgv.includes("--trace-gc");
+const mark = (what: string): void => {
+  if (tracing) process.stdout.write(`# ${Math.round(performance.now())} ms (wall ${Date.now()}): ${what}\n`);
+};
+mgr.raft.on("snapshot", (index: number) => mark(`snapshot ${index} recorded`));
+if (tracing) {
+  const encode = mgr.store.snapshotAsync.bind(mgr.store);
+  mgr.store.snapshotAsync = async () => {
+    mark(`snapshot at ${mgr.store.version} starts`);
+    const bytes = await encode();
+    mark(`snapshot encoded: ${bytes.length} bytes`);
+    return bytes;
+  };
+}
 
 /** Bulk state for benchmarks: services and their tasks written straight to the store, as orchestrators do. */
 async function populate(services: number, tasksPerService: number): Promise<object> {
@@ -118,6 +141,7 @@ async function handle(req: ChannelRequest): Promise<object> {
     case "snapshot-restore":
       return snapshotRestore();
     case "loop-delay": {
+      mark("loop-delay");
       // The worst event-loop stalls since the last call, and the snapshots taken meanwhile.
       const r = { maxMs: loopDelay.max / 1e6, p99Ms: loopDelay.percentile(99) / 1e6, snapshots: snapshotsAt.splice(0) };
       loopDelay.reset();

@@ -13,6 +13,8 @@ export interface StateMachine {
   /**
    * Optional: the state at the last applied index, captured when called and encoded without blocking
    * (periodic snapshots then do not stall the log). Later applies must not change what was captured.
+   * The node copies the bytes into its snapshot before it asks for the next one, so they need only
+   * stay valid until then (a state machine may reuse its buffer).
    */
   snapshotAsync?(): Promise<Uint8Array>;
   /** Replaces the whole state with a snapshot's. */
@@ -35,7 +37,10 @@ export interface RaftNodeOptions {
   electionTick?: number;
   /** Ticks between heartbeats. Default 1. */
   heartbeatTick?: number;
-  /** Applied entries between snapshots. Default 10,000. */
+  /**
+   * Applied entries between snapshots. Default 10,000. Members take theirs at different points of
+   * the interval (spread by rank among the members), so that no two members snapshot at once.
+   */
   snapshotInterval?: number;
   /** Entries kept after a snapshot for slow followers. Default 500. */
   keepEntries?: number;

@@ -6,7 +6,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { RaftTransport } from "../transport/index.js";
 import { closedPort as freePort } from "../transport/test-support.js";
-import { AesGcmEncryptor, RaftStorageCorruptionError } from "../storage/index.js";
+import { AesGcmEncryptor, RaftDiskStorage, RaftStorageCorruptionError } from "../storage/index.js";
 import { RaftNode } from "./raft-node.js";
 import type { StateMachine } from "./options.js";
 
@@ -157,6 +157,45 @@ describe("RaftNode", () => {
     await waitUntil(() => back.sm.items.length === 320, "restarted member to catch up");
     expect(back.sm.items).toEqual(leader.sm.items);
     expect(leader.node.status().transport.snapshotsSent).toBeGreaterThan(0);
+  });
+
+  it("staggers periodic snapshots: each member at its own points of the interval, never two at once", async () => {
+    const ms = await cluster(3, { snapshotInterval: 30 });
+    const taken = new Map<number, number[]>(ms.map((m) => [m.id, []]));
+    for (const m of ms) m.node.on("snapshot", (index: number) => taken.get(m.id)!.push(index));
+    const leader = ms[0]!;
+    for (let i = 0; i < 150; i++) await leader.node.propose(enc.encode(`s${i}`));
+    await waitUntil(() => ms.every((m) => m.sm.items.length === 150), "every member to apply 150 entries");
+    await waitUntil(() => ms.every((m) => taken.get(m.id)!.length >= 4), "four snapshots on every member");
+    // Ranks 0, 1, 2 of three members: points 0, 10 and 20 of every 30 entries.
+    for (const [rank, m] of ms.entries()) {
+      const got = taken.get(m.id)!;
+      for (const index of got) expect((index - rank * 10 + 30) % 30).toBeLessThan(3);
+      for (let i = 1; i < got.length; i++) expect(got[i]! - got[i - 1]!).toBeGreaterThan(15);
+    }
+    const all = [...taken.values()].flat().sort((a, b) => a - b);
+    for (let i = 1; i < all.length; i++) expect(all[i]! - all[i - 1]!).toBeGreaterThanOrEqual(5);
+  });
+
+  it("compacts a long stored log after a snapshot, slice by slice, keeping the entries after it", async () => {
+    const [m] = (await cluster(1, { snapshotInterval: 1_400, keepEntries: 10 })) as [Member];
+    const snapshots: number[] = [];
+    m.node.on("snapshot", (index: number) => snapshots.push(index));
+    for (let i = 0; i < 1_450; i += 50) await Promise.all(Array.from({ length: 50 }, (_, k) => m.node.propose(enc.encode(`c${i + k}`))));
+    await waitUntil(() => snapshots.length > 0, "a snapshot");
+    await stopMember(m);
+    const storage = await RaftDiskStorage.open(m.dir, { encryptor: new AesGcmEncryptor(key) });
+    try {
+      const loaded = await storage.load();
+      expect(loaded.snapshot?.meta.index).toBe(snapshots[0]);
+      expect(storage.firstIndex()).toBe(snapshots[0]! - 10 + 1);
+      expect(loaded.entries.at(-1)?.index).toBe(storage.lastIndex());
+    } finally {
+      await storage.close();
+    }
+    const back = await startMember(1, undefined, { dir: m.dir, port: m.port, snapshotInterval: 1_400, keepEntries: 10 });
+    await waitUntil(() => back.sm.items.length === 1_450, "the restarted member to apply the entries after its snapshot");
+    expect(back.sm.items.slice(-2)).toEqual(["c1448", "c1449"]);
   });
 
   it("times out a proposal when no quorum answers, and the leader steps down", async () => {

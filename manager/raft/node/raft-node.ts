@@ -86,6 +86,8 @@ export interface RaftNodeStatus extends RaftStatus {
 }
 
 const META_MEMBERS = "members";
+/** Stored entries deleted per batch when the log is compacted after a snapshot. */
+const COMPACT_SLICE = 500;
 
 export class RaftNode extends EventEmitter {
   readonly id: NodeId;
@@ -623,8 +625,28 @@ export class RaftNode extends EventEmitter {
     }
   }
 
+  /**
+   * Whether a periodic snapshot is due. Each member snapshots at its own points of the log, spread
+   * evenly over the interval by its rank among the members (phase + k·interval), so that members do
+   * not snapshot together: the state machine's snapshot, the file write and the log compaction of
+   * one member do not coincide with another's, and a quorum stays responsive. Consecutive snapshots
+   * of a member are more than half an interval apart (and at most one and a half, when membership
+   * moves its phase).
+   */
+  private snapshotDue(): boolean {
+    const interval = this.opts.snapshotInterval;
+    if (this.appliedIndex - this.snapshotIndex <= Math.floor(interval / 2)) return false;
+    const ids = [...this.confState.voters, ...this.confState.learners].sort((a, b) => a - b);
+    const rank = Math.max(0, ids.indexOf(this.id));
+    const phase = Math.floor((rank * interval) / Math.max(1, ids.length));
+    // The first of this member's points more than half an interval past its last snapshot.
+    const after = this.snapshotIndex + Math.floor(interval / 2);
+    const next = phase + (Math.floor((after - phase) / interval) + 1) * interval;
+    return this.appliedIndex >= next;
+  }
+
   private async maybeSnapshot(): Promise<void> {
-    if (this.snapshotting || this.appliedIndex - this.snapshotIndex < this.opts.snapshotInterval) return;
+    if (this.snapshotting || !this.snapshotDue()) return;
     if (this.appliedIndex > this.mem.lastIndex()) return;
     const index = this.appliedIndex;
     const confState = { voters: [...this.confState.voters], learners: [...this.confState.learners] };
@@ -660,9 +682,22 @@ export class RaftNode extends EventEmitter {
     const compactTo = index - this.opts.keepEntries;
     if (compactTo >= this.mem.firstIndex()) {
       this.mem.compact(compactTo);
-      await this.storage.compact(compactTo);
+      await this.compactStoredLog(compactTo);
     }
     this.emit("snapshot", index);
+  }
+
+  /**
+   * Deletes the stored entries up to `index` a slice at a time. One batch of ten thousand deletes
+   * holds the event loop for ~50 ms while level takes it, and the log appends of the Ready loop
+   * (which share the storage's queue) for longer; slices let them through in between.
+   */
+  private async compactStoredLog(index: number): Promise<void> {
+    for (let upTo = this.storage.firstIndex() + COMPACT_SLICE - 1; !this.stopped; upTo += COMPACT_SLICE) {
+      await this.storage.compact(Math.min(upTo, index));
+      if (upTo >= index) return;
+      await new Promise((r) => setImmediate(r));
+    }
   }
 
   // ---- errors and shutdown ----
