@@ -19,6 +19,7 @@ import {
   NodeTls,
   UNLOCK_KEY_SUBSYSTEM,
   bootstrapClientCredentials,
+  managerChannelOptions,
   createKeyAndCsr,
   createRootCA,
   generateJoinToken,
@@ -296,7 +297,7 @@ export class Daemon {
       }
       const { keyPem, csrPem } = await createKeyAndCsr();
       const res = await callLeader([remote], (addr, ms) => {
-        const client = new CAClient(addr, bootstrapClientCredentials(rootCertPem), managerChannel());
+        const client = new CAClient(addr, bootstrapClientCredentials(rootCertPem), managerChannelOptions());
         return unary<IssueNodeCertificateResponse>((md, o, cb) => client.issueNodeCertificate({
           csr: Buffer.from(csrPem),
           token: req.token,
@@ -696,13 +697,9 @@ function hostOf(addr: string): string {
   return addr.replace(/^\[?(.*?)\]?:\d+$/, "$1");
 }
 
-function managerChannel(): grpc.ChannelOptions {
-  return { "grpc.ssl_target_name_override": "swarm-manager", "grpc.default_authority": "swarm-manager" };
-}
-
 /** The root CA certificate a manager serves, fetched without trusting it yet (the caller checks its digest). */
 async function fetchRootCA(remote: string): Promise<string> {
-  const client = new CAClient(remote, bootstrapClientCredentials(null), managerChannel());
+  const client = new CAClient(remote, bootstrapClientCredentials(null), managerChannelOptions());
   try {
     const res = await unary<GetRootCACertificateResponse>((md, o, cb) => client.getRootCaCertificate({}, md, o, cb), 5_000);
     return Buffer.from(res.certificate).toString();

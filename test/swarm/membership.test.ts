@@ -22,19 +22,6 @@ afterAll(async () => {
   await c?.destroy();
 }, 60_000);
 
-/** Waits until `h`'s `node ls` satisfies `check` (which throws to say why not yet). */
-async function untilNodes(on: SwarmdHost, what: string, check: (nodes: Awaited<ReturnType<typeof nodeList>>) => void): Promise<void> {
-  await waitFor(
-    async () => {
-      check(await nodeList(on));
-      return true;
-    },
-    { timeoutMs: 30_000, what },
-  ).catch((e: Error) => {
-    throw new Error(`${e.message}\n${c.logs()}`);
-  });
-}
-
 function byHost(nodes: Awaited<ReturnType<typeof nodeList>>): Record<string, { Status: string; ManagerStatus: string }> {
   return Object.fromEntries(nodes.map((n) => [n.Hostname, { Status: n.Status, ManagerStatus: n.ManagerStatus }]));
 }
@@ -50,7 +37,7 @@ describe("a cluster of real swarmd hosts", () => {
     for (const m of [h[1]!, h[2]!]) expect(await m.ok("join", "--token", managerToken, h[0]!.addr)).toContain("This node joined a swarm as a manager.");
     for (const w of [h[3]!, h[4]!]) expect(await w.ok("join", "--token", workerToken, h[0]!.addr)).toContain("This node joined a swarm as a worker.");
 
-    await untilNodes(h[1]!, "5 ready nodes with the right roles", (nodes) => {
+    await c.untilNodes(h[1]!, "5 ready nodes with the right roles", (nodes) => {
       expect(byHost(nodes)).toEqual({
         h1: { Status: "Ready", ManagerStatus: "Leader" },
         h2: { Status: "Ready", ManagerStatus: "Reachable" },
@@ -69,12 +56,12 @@ describe("a cluster of real swarmd hosts", () => {
 
   it("promotes a worker and demotes managers, the leader included", async () => {
     expect(await h[1]!.ok("node", "promote", "h4")).toContain("Node h4 promoted to a manager in the swarm.");
-    await untilNodes(h[1]!, "h4 to be a reachable manager", (nodes) => expect(byHost(nodes)["h4"]).toEqual({ Status: "Ready", ManagerStatus: "Reachable" }));
+    await c.untilNodes(h[1]!, "h4 to be a reachable manager", (nodes) => expect(byHost(nodes)["h4"]).toEqual({ Status: "Ready", ManagerStatus: "Reachable" }));
     await waitFor(async () => (await h[3]!.info()).role === NodeRole.NODE_ROLE_MANAGER, { timeoutMs: 30_000, what: "h4 to run as a manager" });
 
     // Demote the leader (h1): leadership moves first, then h1 becomes a worker.
     expect(await h[1]!.ok("node", "demote", "h1")).toContain("Manager h1 demoted in the swarm.");
-    await untilNodes(h[1]!, "h1 demoted and another leader", (nodes) => {
+    await c.untilNodes(h[1]!, "h1 demoted and another leader", (nodes) => {
       const m = byHost(nodes);
       expect(m["h1"]).toEqual({ Status: "Ready", ManagerStatus: "" });
       expect(["h2", "h3", "h4"].filter((n) => m[n]!.ManagerStatus === "Leader")).toHaveLength(1);
@@ -85,20 +72,20 @@ describe("a cluster of real swarmd hosts", () => {
   it("keeps working after kill -9 of a manager", async () => {
     await h[2]!.kill9();
     await h[1]!.ok("node", "update", "--label-add", "zone=a", "h5");
-    await untilNodes(h[3]!, "h3 down and the label visible from h4", (nodes) => {
+    await c.untilNodes(h[3]!, "h3 down and the label visible from h4", (nodes) => {
       expect(byHost(nodes)["h3"]!.ManagerStatus).toBe("Unreachable");
     });
     const inspect = JSON.parse(await h[3]!.ok("node", "inspect", "h5")) as { Spec?: { Labels?: Record<string, string> }; spec?: { annotations?: { labels?: Record<string, string> } } }[];
     expect(JSON.stringify(inspect)).toContain('"zone":"a"');
     await h[2]!.start();
-    await untilNodes(h[1]!, "h3 back", (nodes) => expect(byHost(nodes)["h3"]).toEqual({ Status: "Ready", ManagerStatus: expect.stringMatching(/^(Reachable|Leader)$/) }));
+    await c.untilNodes(h[1]!, "h3 back", (nodes) => expect(byHost(nodes)["h3"]).toEqual({ Status: "Ready", ManagerStatus: expect.stringMatching(/^(Reachable|Leader)$/) }));
   });
 
   it("restarts every swarmd and finds the cluster intact", async () => {
     const before = (await nodeList(h[1]!)).map((n) => n.ID).sort();
     for (const x of h) await x.stop();
     await Promise.all(h.map((x) => x.start()));
-    await untilNodes(h[1]!, "all 5 nodes ready again after the restart", (nodes) => {
+    await c.untilNodes(h[1]!, "all 5 nodes ready again after the restart", (nodes) => {
       expect(nodes.map((n) => n.ID).sort()).toEqual(before);
       expect(nodes.every((n) => n.Status === "Ready")).toBe(true);
       expect(nodes.filter((n) => n.ManagerStatus === "Leader")).toHaveLength(1);
@@ -120,7 +107,7 @@ describe("a cluster of real swarmd hosts", () => {
     expect(wrong.code).not.toBe(0);
     expect(wrong.stderr).toMatch(/invalid key/);
     expect((await h[2]!.swarmWithInput(`${key!}\n`, "unlock")).code).toBe(0);
-    await untilNodes(h[2]!, "the unlocked manager to serve", (nodes) => expect(nodes).toHaveLength(5));
+    await c.untilNodes(h[2]!, "the unlocked manager to serve", (nodes) => expect(nodes).toHaveLength(5));
   });
 
   it("never writes a secret's value in plaintext under any manager's data dir", async () => {

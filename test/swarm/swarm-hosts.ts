@@ -160,6 +160,19 @@ export class SwarmHosts {
   }
 
   /** Stops every swarmd, then every engine (their containers are killed), then the network. */
+  /** Waits until `on`'s `node ls` satisfies `check` (which throws to say why not yet); fails with every daemon's log. */
+  async untilNodes(on: SwarmdHost, what: string, check: (nodes: Awaited<ReturnType<typeof nodeList>>) => void): Promise<void> {
+    await waitFor(
+      async () => {
+        check(await nodeList(on));
+        return true;
+      },
+      { timeoutMs: 30_000, what },
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\n${this.logs()}`);
+    });
+  }
+
   async destroy(): Promise<void> {
     await Promise.all(this.hosts.map((h) => h.stop().catch(() => undefined)));
     const engines = await Promise.allSettled(this.hosts.map((h) => h.engine?.stop()));

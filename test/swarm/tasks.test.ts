@@ -11,7 +11,7 @@ import { TestHooksClient } from "../../proto/gen/test_hooks.js";
 import { TaskState } from "../../proto/gen/types.js";
 import { TEST_IMAGE, engineRequest } from "../hosts/docker-engine.js";
 import { waitFor } from "../hosts/poll.js";
-import { SwarmHosts, nodeList, type SwarmdHost } from "./swarm-hosts.js";
+import { SwarmHosts, type SwarmdHost } from "./swarm-hosts.js";
 
 // h1 manager; h2, h3 workers with their own engines; h4, h5 join as managers for the failover case.
 let c: SwarmHosts;
@@ -34,7 +34,7 @@ beforeAll(async () => {
   await m1.ok("update", "--dispatcher-heartbeat", "1s");
   const workerToken = (await m1.ok("join-token", "-q", "worker")).trim();
   for (const w of [w1, w2]) await w.ok("join", "--token", workerToken, m1.addr);
-  await untilNodes(m1, "3 ready nodes", (nodes) => {
+  await c.untilNodes(m1, "3 ready nodes", (nodes) => {
     expect(nodes.map((n) => `${n.Hostname}:${n.Status}`).sort()).toEqual(["h1:Ready", "h2:Ready", "h3:Ready"]);
   });
   for (const x of [m1, w1, w2]) nodeIdOf.set(x, (await x.info()).nodeId);
@@ -48,16 +48,6 @@ afterAll(async () => {
 
 function fail(e: Error): never {
   throw new Error(`${e.message}\n${c.logs()}`);
-}
-
-async function untilNodes(on: SwarmdHost, what: string, check: (nodes: Awaited<ReturnType<typeof nodeList>>) => void): Promise<void> {
-  await waitFor(
-    async () => {
-      check(await nodeList(on));
-      return true;
-    },
-    { timeoutMs: 30_000, what },
-  ).catch(fail);
 }
 
 function unary<Res>(invoke: (md: grpc.Metadata, o: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: Res) => void) => unknown): Promise<Res> {
@@ -226,18 +216,18 @@ describe("tasks as real containers", () => {
   it("marks the node of an agent stopped for longer than the heartbeat grace DOWN", async () => {
     await w1.stop();
     const stopped = Date.now();
-    await untilNodes(m1, "h2 to be Down", (nodes) => expect(nodes.find((n) => n.Hostname === "h2")?.Status).toBe("Down"));
+    await c.untilNodes(m1, "h2 to be Down", (nodes) => expect(nodes.find((n) => n.Hostname === "h2")?.Status).toBe("Down"));
     // 3 periods of 1 s ±10 % (set in beforeAll), swept at most 4 times a period.
     expect(Date.now() - stopped).toBeLessThan(6_000);
     await w1.start();
-    await untilNodes(m1, "h2 to be Ready again", (nodes) => expect(nodes.find((n) => n.Hostname === "h2")?.Status).toBe("Ready"));
+    await c.untilNodes(m1, "h2 to be Ready again", (nodes) => expect(nodes.find((n) => n.Hostname === "h2")?.Status).toBe("Ready"));
   });
 
   it("with 3 managers, after kill -9 of the leader the agents follow the new leader and nothing restarts", async () => {
     const [m2, m3] = [h[3]!, h[4]!];
     const managerToken = (await m1.ok("join-token", "-q", "manager")).trim();
     for (const m of [m2, m3]) await m.ok("join", "--token", managerToken, m1.addr);
-    await untilNodes(m1, "5 ready nodes, 3 managers", (nodes) => {
+    await c.untilNodes(m1, "5 ready nodes, 3 managers", (nodes) => {
       expect(nodes.every((n) => n.Status === "Ready")).toBe(true);
       expect(nodes.filter((n) => n.ManagerStatus !== "")).toHaveLength(3);
     });
@@ -267,7 +257,7 @@ describe("tasks as real containers", () => {
       ).catch(fail);
     }
     expect(Date.now() - killed).toBeLessThan(15_000);
-    await untilNodes(leader, "the workers Ready from the new leader", (nodes) => {
+    await c.untilNodes(leader, "the workers Ready from the new leader", (nodes) => {
       for (const n of ["h2", "h3"]) expect(nodes.find((x) => x.Hostname === n)?.Status).toBe("Ready");
     });
     // TestHooks is served by the leader only.
