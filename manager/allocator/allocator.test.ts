@@ -30,7 +30,7 @@ const getTask = (store: MemoryStore, id: string): Task => store.view((r) => r.ge
 const getService = (store: MemoryStore, id: string): Service => store.view((r) => r.get("service", id)) as unknown as Service;
 
 describe("gateTask", () => {
-  const allocated = { ...service("s"), endpoint: { spec: { ports: [hostPort] }, ports: [hostPort], virtualIps: [] } };
+  const allocated = Service.fromPartial({ ...service("s"), endpoint: { spec: { ports: [hostPort] }, ports: [hostPort] } });
 
   it("moves a NEW task of an allocated service to PENDING with the service's ports", () => {
     const next = gateTask(task("t", "s"), allocated, 42)!;
@@ -40,12 +40,12 @@ describe("gateTask", () => {
 
   it("waits while the service's endpoint is not allocated for its spec", () => {
     expect(gateTask(task("t", "s"), service("s"), 1)).toBeNull();
-    const changed = { ...allocated, spec: { ...allocated.spec!, endpoint: { mode: 0, ports: [{ ...hostPort, publishedPort: 9090 }] } } };
+    const changed = Service.fromPartial({ ...allocated, spec: { ...allocated.spec!, endpoint: { ports: [{ ...hostPort, publishedPort: 9090 }] } } });
     expect(gateTask(task("t", "s"), changed, 1)).toBeNull();
   });
 
   it("leaves tasks that are not NEW or no longer wanted", () => {
-    expect(gateTask({ ...task("t", "s"), status: { state: TaskState.TASK_STATE_PENDING } } as Task, allocated, 1)).toBeNull();
+    expect(gateTask(Task.fromPartial({ ...task("t", "s"), status: { state: TaskState.TASK_STATE_PENDING } }), allocated, 1)).toBeNull();
     expect(gateTask(task("t", "s", TaskState.TASK_STATE_REMOVE), allocated, 1)).toBeNull();
   });
 });
@@ -80,7 +80,7 @@ describe("Allocator", () => {
     await until("allocated", () => getService(store, "s1").endpoint);
     const cur = getService(store, "s1");
     await store.update((tx) =>
-      tx.update("service", obj({ ...cur, spec: { ...cur.spec!, endpoint: { mode: 0, ports: [{ ...hostPort, publishedPort: 9090 }] } } })),
+      tx.update("service", obj({ ...cur, spec: { ...cur.spec!, endpoint: { mode: 0, ports: [{ name: "", protocol: 0, ...hostPort, publishedPort: 9090 }] } } })),
     );
     await store.update((tx) => tx.create("task", obj(task("t3", "s1"))));
     await until("t3 pending", () => getTask(store, "t3").status?.state === TaskState.TASK_STATE_PENDING);
