@@ -49,7 +49,7 @@ const boundaryRule = {
   },
 };
 
-const PURE_FOLDERS = ["manager/raft/core/**/*.ts", "scheduler/**/*.ts"];
+const PURE_FOLDERS = ["manager/raft/core/**/*.ts", "scheduler/**/*.ts", "manager/orchestrator/decisions/**/*.ts"];
 
 export default tseslint.config(
   { ignores: ["dist/**", "node_modules/**", "proto/gen/**"] },

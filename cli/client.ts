@@ -1,6 +1,6 @@
-// The connection to swarmd's local socket: one gRPC channel carrying the Daemon and Control
-// services, each unary method as a promise, and the one place gRPC failures become the one-line
-// messages the user sees.
+// The connection to swarmd's local socket: one gRPC channel carrying the Daemon, Control and Logs
+// services, each unary method as a promise, server streams as async iterables, and the one place
+// gRPC failures become the one-line messages the user sees.
 import * as grpc from "@grpc/grpc-js";
 import { ControlService } from "../proto/gen/control.js";
 import { DaemonService } from "../proto/gen/daemon.js";
@@ -39,8 +39,10 @@ export interface Swarmd {
   readonly host: string;
   readonly daemon: DaemonApi;
   readonly control: ControlApi;
-  /** The raw client, for streaming calls (`makeServerStreamRequest` with a ControlService method). */
+  /** The raw client, for streaming calls (see `serverStream`). */
   readonly client: grpc.Client;
+  /** Deadline of each call that is not meant to run forever. */
+  readonly callTimeoutMs: number;
   close(): void;
 }
 
@@ -65,6 +67,7 @@ export async function connect(opts: ConnectOptions): Promise<Swarmd> {
     daemon: unaryApi(client, DaemonService, opts) as DaemonApi,
     control: unaryApi(client, ControlService, opts) as ControlApi,
     client,
+    callTimeoutMs: opts.callTimeoutMs,
     close: () => client.close(),
   };
 }
@@ -111,6 +114,43 @@ function unaryApi(client: grpc.Client, service: Record<string, MethodDefinition>
       });
   }
   return api;
+}
+
+/** A server-streaming method of a generated service definition (`LogsService.subscribeLogs`). */
+export interface ServerStreamMethod<Req, Res> {
+  readonly path: string;
+  readonly requestStream: false;
+  readonly responseStream: true;
+  readonly requestSerialize: (value: Req) => Buffer;
+  readonly responseDeserialize: (value: Buffer) => Res;
+}
+
+/**
+ * Calls a server-streaming method over swarmd's channel and yields its messages; a failed call
+ * throws the CLI's error. An `endless` call (`logs --follow`) has no deadline.
+ */
+export async function* serverStream<Req, Res>(
+  s: Swarmd,
+  method: ServerStreamMethod<Req, Res>,
+  request: Req,
+  opts: { endless?: boolean } = {},
+): AsyncGenerator<Res> {
+  const call = s.client.makeServerStreamRequest(
+    method.path,
+    method.requestSerialize,
+    method.responseDeserialize,
+    request,
+    new grpc.Metadata(),
+    opts.endless ? {} : { deadline: Date.now() + s.callTimeoutMs },
+  );
+  try {
+    for await (const message of call) yield message as Res;
+  } catch (e) {
+    if (e instanceof Error && typeof (e as Partial<grpc.ServiceError>).code === "number") throw rpcError(e as grpc.ServiceError, s.host, method.path);
+    throw e;
+  } finally {
+    call.cancel();
+  }
 }
 
 /** Details of an UNAVAILABLE that mean the socket never answered (not a manager-side UNAVAILABLE). */

@@ -1,10 +1,14 @@
 // What a command gets to work with: the process's streams and environment (injected, so tests run
-// the CLI in-process), the clock, and a lazily opened connection to swarmd.
+// the CLI in-process), the clock, timer and random source, and a lazily opened connection to swarmd.
 import { connect, type Swarmd } from "./client.js";
 
 /** Something text is written to (process.stdout, or a buffer in tests). */
 export interface Output {
   write(chunk: string): unknown;
+  /** A terminal: progress is redrawn in place. */
+  isTTY?: boolean;
+  /** The terminal's width (docker draws progress bars only when it is over 110). */
+  columns?: number;
 }
 
 /** A readable stdin; `isTTY` decides whether `swarm unlock` prompts. */
@@ -19,6 +23,10 @@ export interface CliIO {
   stdin?: InputStream;
   /** Default: Date.now. */
   now?: () => number;
+  /** Waits between polls (progress); default a real timer. Tests advance their clock instead. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Numbers in [0, 1) for generated names; default Math.random. Tests pass a seeded source. */
+  random?: () => number;
   /** How long to wait for swarmd's socket to accept; default 5 s. */
   connectTimeoutMs?: number;
   /** Deadline of each call to swarmd; default 5 min (joining waits for a certificate and Raft). */
@@ -48,8 +56,33 @@ export class CommandContext {
     this.io.stdout.write(`${text}\n`);
   }
 
+  /** Writes to stderr. */
+  err(text: string): void {
+    this.io.stderr.write(text);
+  }
+
   now(): number {
     return (this.io.now ?? Date.now)();
+  }
+
+  /** A number in [0, 1) (seeded in tests). */
+  random(): number {
+    return (this.io.random ?? Math.random)();
+  }
+
+  /** Waits `ms` (on the injected timer in tests). */
+  sleep(ms: number): Promise<void> {
+    return this.io.sleep ? this.io.sleep(ms) : new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  /** stdout itself (its `isTTY` and `columns` decide how progress is drawn). */
+  get stdout(): Output {
+    return this.io.stdout;
+  }
+
+  /** The process environment (`-e NAME` takes NAME's value from here). */
+  get env(): Readonly<Record<string, string | undefined>> {
+    return this.io.env;
   }
 
   get stdin(): InputStream {

@@ -3,6 +3,7 @@
 //   invalid argument "sometimes" for "--availability" flag: must be one of active, pause, drain
 import { FlagValueError } from "./errors.js";
 import { DurationSyntaxError, parseDuration } from "./output/duration.js";
+import { parseMemoryBytes, parseNanoCpus } from "./output/units.js";
 
 /** One of a fixed set of words, mapped to its value (e.g. a proto enum). */
 export function choiceFlag<T>(flag: string, choices: Readonly<Record<string, T>>): (value: string) => T {
@@ -32,6 +33,32 @@ export function intFlag(flag: string): (value: string) => number {
   return (value) => {
     if (!/^[-+]?\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new FlagValueError(flag, value, "must be an integer");
     return Number(value);
+  };
+}
+
+/** A non-negative base-10 integer (docker's uint flags). */
+export function uintFlag(flag: string): (value: string) => number {
+  return (value) => {
+    if (!/^\+?\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new FlagValueError(flag, value, "must be a non-negative integer");
+    return Number(value);
+  };
+}
+
+/** A memory size ("512M", "1G", "1.5GiB", bytes without a unit), in bytes. */
+export function memoryFlag(flag: string): (value: string) => number {
+  return (value) => {
+    const bytes = parseMemoryBytes(value);
+    if (bytes === undefined) throw new FlagValueError(flag, value, "must be a size such as 512M, 1G or 1.5GiB (units b, k, m, g, t, p; binary)");
+    return bytes;
+  };
+}
+
+/** A number of CPUs ("0.5", "2"), in nano-CPUs. */
+export function cpusFlag(flag: string): (value: string) => number {
+  return (value) => {
+    const nano = parseNanoCpus(value);
+    if (nano === undefined) throw new FlagValueError(flag, value, "must be a non-negative decimal number of CPUs such as 0.5 or 2 (at most 9 decimals)");
+    return nano;
   };
 }
 

@@ -3,6 +3,7 @@
 import { Command, CommanderError } from "commander";
 import { DEFAULT_HOST } from "./client.js";
 import { registerNodeCommands } from "./commands/node.js";
+import { registerServiceCommands } from "./commands/service.js";
 import { registerSwarmCommands } from "./commands/swarm.js";
 import { CommandContext, type CliIO, type Output } from "./context.js";
 import { CliErrors } from "./errors.js";
@@ -13,7 +14,7 @@ export type { CliIO } from "./context.js";
 export type CommandGroup = (program: Command, ctx: CommandContext) => void;
 
 /** Every command group, in the order `swarm --help` lists them. Add new groups here. */
-const COMMAND_GROUPS: readonly CommandGroup[] = [registerSwarmCommands, registerNodeCommands];
+const COMMAND_GROUPS: readonly CommandGroup[] = [registerSwarmCommands, registerNodeCommands, registerServiceCommands];
 
 /** The real process's streams and environment. */
 export function processIO(): CliIO {

@@ -32,11 +32,12 @@ import {
   signNodeCertificate,
   DEFAULT_NODE_CERT_EXPIRY_MS,
 } from "../manager/ca/index.js";
-import type { Executor } from "../agent/executor/executor.js";
+import type { Executor, LogReader } from "../agent/executor/executor.js";
 import { DEFAULT_ENGINE_SOCKET, DockerExecutor } from "../agent/executor/docker/index.js";
 import { SimExecutor } from "../agent/executor/sim/index.js";
 import { AgentSession, describeHost } from "../agent/session/index.js";
 import { Worker } from "../agent/worker/index.js";
+import { LogPublisher } from "../agent/logs/index.js";
 import { newObjectId } from "../manager/controlapi/index.js";
 import type { RaftInit } from "../manager/raft/index.js";
 import { resolveAdvertiseAddr, withDefaultPort } from "./addresses.js";
@@ -85,7 +86,8 @@ export class Daemon {
   private renewTimer: NodeJS.Timeout | null = null;
   private agent: AgentSession | null = null;
   private worker: Worker | null = null;
-  private executor: Executor | null = null;
+  private executor: (Executor & LogReader) | null = null;
+  private logPublisher: LogPublisher | null = null;
   private renewing: Promise<void> | null = null;
   /** Serializes init/join/leave/unlock and role changes. */
   private busy: Promise<unknown> = Promise.resolve();
@@ -443,6 +445,15 @@ export class Daemon {
     });
     agent.on("session", (id, manager) => this.log.info({ session: id, manager }, "agent session established"));
     agent.on("disconnected", (reason) => this.log.info({ reason }, "agent session lost"));
+    this.logPublisher = new LogPublisher({
+      nodeId: state.nodeId,
+      reader: executor,
+      session: agent,
+      worker,
+      credentials: () => ({ credentials: this.tls!.clientCredentials(), channelOptions: this.tls!.channelOptions() }),
+      onError: (e) => this.log.debug({ err: e.message }, "log publisher"),
+    });
+    this.logPublisher.start();
     agent.start();
     this.agent = agent;
   }
@@ -467,6 +478,8 @@ export class Daemon {
     const worker = this.worker;
     this.agent = null;
     this.worker = null;
+    this.logPublisher?.stop();
+    this.logPublisher = null;
     await agent?.stop();
     await worker?.close();
   }

@@ -1,5 +1,5 @@
 // The local control socket: the Daemon service (init, join, leave, unlock, info) and, while this
-// node runs a manager, the Control service (calls go to the leader); with `--test-hooks`, the
+// node runs a manager, the Control and Logs services (calls go to the leader); with `--test-hooks`, the
 // test-only TestHooks service (daemon/test-hooks.ts). Plain gRPC on a unix socket,
 // mode 0660: only root and its group reach it.
 import { chmodSync, mkdirSync, rmSync } from "node:fs";
@@ -7,6 +7,7 @@ import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { ControlService as ControlDefinition } from "../proto/gen/control.js";
 import { DaemonService as DaemonDefinition, type DaemonServer } from "../proto/gen/daemon.js";
+import { LogsService as LogsDefinition, type SubscribeLogsMessage, type SubscribeLogsRequest } from "../proto/gen/logs.js";
 import { TestHooksService as TestHooksDefinition } from "../proto/gen/test_hooks.js";
 import type { Daemon } from "./daemon.js";
 import { toStatus } from "./errors.js";
@@ -63,6 +64,17 @@ function controlImplementation(d: Daemon): grpc.UntypedServiceImplementation {
   return handlers;
 }
 
+/** Logs through the manager side while there is one (a worker answers like Control does). */
+function logsImplementation(d: Daemon): grpc.UntypedServiceImplementation {
+  return {
+    subscribeLogs: ((call: grpc.ServerWritableStream<SubscribeLogsRequest, SubscribeLogsMessage>) => {
+      const rt = d.managerRuntime();
+      if (!rt) return void call.emit("error", toStatus(d.controlUnavailableReason()));
+      (rt.logsHandlers["subscribeLogs"] as grpc.handleServerStreamingCall<SubscribeLogsRequest, SubscribeLogsMessage>)(call);
+    }) as grpc.UntypedHandleCall,
+  };
+}
+
 /** `testHooks`: also serve the test-only TestHooks service (`swarmd --test-hooks`). */
 export async function serveLocalApi(d: Daemon, host: string, opts: { testHooks?: boolean } = {}): Promise<grpc.Server> {
   const file = socketPath(host);
@@ -71,6 +83,7 @@ export async function serveLocalApi(d: Daemon, host: string, opts: { testHooks?:
   const server = new grpc.Server();
   server.addService(DaemonDefinition, daemonImplementation(d) as unknown as grpc.UntypedServiceImplementation);
   server.addService(ControlDefinition, controlImplementation(d));
+  server.addService(LogsDefinition, logsImplementation(d));
   if (opts.testHooks) server.addService(TestHooksDefinition, testHooksImplementation(d));
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(`unix://${file}`, grpc.ServerCredentials.createInsecure(), (err) =>

@@ -1,6 +1,6 @@
 // The manager side of a host: the Raft member and store (Manager), the services managers serve on
 // the cluster port behind mutual TLS and per-RPC authorization (Raft, Control, CA, RaftMembership,
-// Dispatcher), and the leader-only loops. Started while the node is an unlocked manager.
+// Dispatcher, LogBroker, Logs), and the leader-only loops. Started while the node is an unlocked manager.
 import { randomInt } from "node:crypto";
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
@@ -8,6 +8,7 @@ import type { Logger } from "pino";
 import { CAService as CADefinition } from "../proto/gen/ca.js";
 import { ControlService as ControlDefinition } from "../proto/gen/control.js";
 import { DispatcherService as DispatcherDefinition, type ManagerPeer } from "../proto/gen/dispatcher.js";
+import { LogBrokerService as LogBrokerDefinition, LogsService as LogsDefinition } from "../proto/gen/logs.js";
 import { RaftMembershipService as RaftMembershipDefinition } from "../proto/gen/membership.js";
 import type { Cluster, Node } from "../proto/gen/objects.js";
 import {
@@ -19,8 +20,12 @@ import {
   type NodeTls,
 } from "../manager/ca/index.js";
 import { Dispatcher, dispatcherServiceImplementation } from "../manager/dispatcher/index.js";
+import { LogBroker, logBrokerServiceImplementation, logsServiceImplementation } from "../manager/logbroker/index.js";
 import { ControlService, LeaderClients, controlServiceImplementation, newObjectId } from "../manager/controlapi/index.js";
+import { Allocator } from "../manager/allocator/index.js";
 import { Manager } from "../manager/manager.js";
+import { createOrchestrators } from "../manager/orchestrator/index.js";
+import { SchedulerRunner } from "../manager/scheduler/index.js";
 import { RaftMembership, RoleManager, nodesByRaftId, raftManagerMembership, raftMembershipImplementation } from "../manager/membership/index.js";
 import { AesGcmEncryptor, type RaftInit, type RaftNode } from "../manager/raft/index.js";
 import type { MemoryStore } from "../manager/store/index.js";
@@ -47,6 +52,8 @@ export interface ManagerRuntimeOptions {
 export function clusterPortPolicy(methodPath: string): MethodPolicy | undefined {
   if (methodPath === "/swarm.v1.CA/GetRootCACertificate" || methodPath === "/swarm.v1.CA/IssueNodeCertificate") return "public";
   if (methodPath.startsWith("/swarm.v1.Dispatcher/")) return ["swarm-worker", "swarm-manager"];
+  if (methodPath.startsWith("/swarm.v1.LogBroker/")) return ["swarm-worker", "swarm-manager"];
+  if (methodPath.startsWith("/swarm.v1.Logs/")) return ["swarm-manager"];
   if (
     methodPath.startsWith("/swarm.raft.v1.Raft/") ||
     methodPath.startsWith("/swarm.v1.Control/") ||
@@ -75,6 +82,8 @@ export class ManagerRuntime {
   readonly control: ControlService;
   /** The Control handlers for the local socket (they forward to the leader like the cluster port's). */
   readonly controlHandlers: grpc.UntypedServiceImplementation;
+  /** The Logs handlers for the local socket and the cluster port (a follower forwards to the leader). */
+  readonly logsHandlers: grpc.UntypedServiceImplementation;
   private stopWatch: (() => void) | null = null;
   private stopped = false;
 
@@ -82,6 +91,7 @@ export class ManagerRuntime {
     readonly manager: Manager,
     private readonly opts: ManagerRuntimeOptions,
     private readonly dispatcher: Dispatcher,
+    private readonly logBroker: LogBroker,
   ) {
     const adapterOpts = {
       isLeader: () => manager.isLeader(),
@@ -92,11 +102,16 @@ export class ManagerRuntime {
     this.leaderClients = new LeaderClients(adapterOpts);
     this.control = new ControlService({ store: manager.store, membership: raftManagerMembership(manager.raft) });
     this.controlHandlers = controlServiceImplementation(this.control, adapterOpts, this.leaderClients) as unknown as grpc.UntypedServiceImplementation;
+    this.logsHandlers = logsServiceImplementation(logBroker, {
+      ...adapterOpts,
+      leaderClient: (addr) => this.leaderClients.get(addr),
+    }) as unknown as grpc.UntypedServiceImplementation;
   }
 
   /** Opens Raft and the store, serves the cluster port and starts Raft. `init` founds or joins a cluster on a fresh data dir. */
   static async start(opts: ManagerRuntimeOptions, init?: RaftInit): Promise<ManagerRuntime> {
     let dispatcher: Dispatcher | null = null;
+    let logBroker: LogBroker | null = null;
     const manager = await Manager.open(
       {
         raftId: opts.raftId,
@@ -114,9 +129,15 @@ export class ManagerRuntime {
             managers: () => managerPeers(store, raft),
             onError: (e) => opts.logger.warn({ err: e.message }, "dispatcher"),
           });
+          logBroker = new LogBroker({ store });
           return [
             dispatcher,
+            logBroker,
             new RoleManager({ store, raft, onError: (id, e) => opts.logger.warn({ node: id, err: e.message }, "role change not done yet") }),
+            // Services to running tasks: orchestrators create them, the allocator gates, the scheduler places.
+            new Allocator(store, { onError: (e) => opts.logger.warn({ err: e.message }, "allocator") }),
+            ...createOrchestrators(store, { onError: (name, e) => opts.logger.warn({ component: name, err: e.message }, "orchestrator") }),
+            new SchedulerRunner(store),
           ];
         },
         componentEvents: {
@@ -127,7 +148,7 @@ export class ManagerRuntime {
       },
       init,
     );
-    const rt = new ManagerRuntime(manager, opts, dispatcher!);
+    const rt = new ManagerRuntime(manager, opts, dispatcher!, logBroker!);
     try {
       await rt.serve();
     } catch (e) {
@@ -164,6 +185,8 @@ export class ManagerRuntime {
       DispatcherDefinition,
       dispatcherServiceImplementation(this.dispatcher, { identify: (call) => peerIdentity(call), ...leader }),
     );
+    server.addService(LogBrokerDefinition, logBrokerServiceImplementation(this.logBroker, { identify: (call) => peerIdentity(call), ...leader }));
+    server.addService(LogsDefinition, this.logsHandlers);
     server.addService(
       RaftMembershipDefinition,
       raftMembershipImplementation(new RaftMembership({ raft: manager.raft, store: manager.store, newRaftId }), leader),

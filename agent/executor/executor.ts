@@ -1,7 +1,8 @@
 // The contract between the agent and the thing that runs tasks (the Docker engine, or the sim
 // executor in scale tests): describe the host's engine, find the containers this node already
-// runs (after an agent restart), and drive one task's container through its life. The task
-// controller (agent/task) turns these calls into task states; executors never decide states.
+// runs (after an agent restart), drive one task's container through its life, and read a task's
+// container logs (for `service logs`). The task controller (agent/task) turns these calls into task
+// states; executors never decide states.
 import type { Config, Secret, Task } from "../../proto/gen/objects.js";
 import type { EngineDescription, Platform, Resources } from "../../proto/gen/types.js";
 
@@ -61,4 +62,40 @@ export interface Executor {
   /** Task ids of the containers this node's agent created (found by their labels), with their status. */
   owned(): Promise<Map<string, ContainerStatus>>;
   close(): Promise<void>;
+}
+
+/** Which of a container's output streams a log line came from. */
+export type LogStreamName = "stdout" | "stderr";
+
+/** What to read of a task's container logs. */
+export interface LogReadOptions {
+  /** Keep reading new lines until the container stops or the signal aborts. */
+  follow: boolean;
+  /** Only the last `tail` lines; negative = all. */
+  tail: number;
+  /** Only lines written at or after this time (Unix ms; 0 = from the start). */
+  sinceUnixMs: number;
+  /** Which streams; empty = both. */
+  streams: LogStreamName[];
+}
+
+/** One line of a container's output. */
+export interface LogLine {
+  /** When the engine received it: RFC 3339 (docker gives nanoseconds). */
+  timestamp: string;
+  stream: LogStreamName;
+  /** The line with its newline (a line the engine split, or the last one of a stopped container, may lack it). */
+  data: Buffer;
+}
+
+/**
+ * Reads task logs. Kept apart from {@link Executor} because only the log publisher (agent/logs) needs
+ * it; both executors implement it.
+ */
+export interface LogReader {
+  /**
+   * The task's container output, oldest first. A task without a container has none (the iterable
+   * ends at once). Rejects with the engine's error when the engine fails. Ends when the signal aborts.
+   */
+  logs(task: Task, options: LogReadOptions, signal: AbortSignal): AsyncIterable<LogLine>;
 }

@@ -2,6 +2,7 @@
 // templates read (`.Spec.Role`, `.Status.State`, `.ManagerStatus.Leader`, …), and `--pretty`.
 import type { Node } from "../../proto/gen/objects.js";
 import type { ListFormat } from "../output/format.js";
+import { naturalCompare } from "../output/natural-sort.js";
 import { bytesSize, cpus, formatTime, rfc3339 } from "../output/units.js";
 import { AVAILABILITIES, MEMBERSHIPS, NODE_STATES, REACHABILITIES, ROLES, capitalize, wordOf } from "../words.js";
 
@@ -37,27 +38,6 @@ export const NODE_LIST: ListFormat = {
     EngineVersion: "ENGINE VERSION",
   },
 };
-
-/** Compares like docker's sortorder.NaturalLess: digit runs by value ("node2" < "node10"). */
-export function naturalCompare(a: string, b: string): number {
-  const chunks = (s: string) => s.match(/\d+|\D+/g) ?? [];
-  const ca = chunks(a);
-  const cb = chunks(b);
-  for (let i = 0; i < Math.min(ca.length, cb.length); i++) {
-    const x = ca[i]!;
-    const y = cb[i]!;
-    if (x === y) continue;
-    if (/^\d/.test(x) && /^\d/.test(y)) {
-      const nx = x.replace(/^0+/, "");
-      const ny = y.replace(/^0+/, "");
-      if (nx.length !== ny.length) return nx.length - ny.length;
-      if (nx !== ny) return nx < ny ? -1 : 1;
-      return x.length - y.length;
-    }
-    return x < y ? -1 : 1;
-  }
-  return ca.length - cb.length;
-}
 
 /** Nodes as `node ls` orders them: by hostname (naturally), then id. */
 export function sortNodes(nodes: readonly Node[]): Node[] {

@@ -15,7 +15,7 @@ import { NodeSpec } from "../../proto/gen/specs.js";
 import { NodeAvailability, NodeMembership, NodeRole, NodeState, Reachability } from "../../proto/gen/types.js";
 import type { ControlApi, DaemonApi } from "../client.js";
 import { grpcError, runCli, startFakeSwarmd, type FakeHandlers, type FakeSwarmd } from "../testing/fake-swarmd.js";
-import { naturalCompare } from "./node-views.js";
+import { naturalCompare } from "../output/natural-sort.js";
 
 const SELF = "1bcef6utixb0l0ca7gxuivsj0";
 

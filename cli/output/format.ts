@@ -22,6 +22,11 @@ export function unescapeFormat(format: string): string {
   return format.replace(/\\t/g, "\t").replace(/\\n/g, "\n");
 }
 
+/** Whether `format` renders a table (the default of a table list, or "table …"): docker indents task history only there. */
+export function isTableFormat(format: string, list: ListFormat): boolean {
+  return (format.trim() === "" ? list.defaultFormat : format).startsWith(TABLE_PREFIX);
+}
+
 /** Renders rows (template data, e.g. `{ ID, Hostname, … }`) in the format the user asked for. */
 export function renderList(format: string, rows: readonly object[], list: ListFormat): string {
   const chosen = format.trim() === "" ? list.defaultFormat : format;

@@ -1,5 +1,5 @@
-// Sizes and points in time as docker prints them: "7.776GiB", "2024-05-01 12:00:00.5 +0000 UTC",
-// "3 hours ago".
+// Sizes, CPUs and points in time as docker reads and prints them: "512M" and "0.5" in,
+// "7.776GiB", "2024-05-01 12:00:00.5 +0000 UTC", "3 hours ago" out.
 import { humanDuration } from "./duration.js";
 
 const BINARY_UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"];
@@ -13,6 +13,25 @@ export function bytesSize(bytes: number): string {
     unit++;
   }
   return `${Number(value.toPrecision(4))}${BINARY_UNITS[unit]}`;
+}
+
+/** A size docker's memory flags take (go-units RAMInBytes), or undefined: "512M", "1g", "1.5GiB", "100" (bytes). */
+export function parseMemoryBytes(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?$/.exec(text);
+  if (!m) return undefined;
+  const power = m[2] ? "kmgtp".indexOf(m[2].toLowerCase()) + 1 : 0;
+  return Math.trunc(Number(m[1]) * 1024 ** power);
+}
+
+const NANO_DIGITS = 9;
+
+/** A CPU count ("0.5", "2", ".25") as nano-CPUs, or undefined when it is not a decimal or finer than 1e-9. */
+export function parseNanoCpus(text: string): number | undefined {
+  const m = /^\+?(\d*)(?:\.(\d*))?$/.exec(text);
+  if (!m || (m[1] === "" && !m[2])) return undefined;
+  const fraction = (m[2] ?? "").replace(/0+$/, "");
+  if (fraction.length > NANO_DIGITS) return undefined;
+  return Number(BigInt(m[1] || "0") * 10n ** BigInt(NANO_DIGITS) + BigInt(fraction.padEnd(NANO_DIGITS, "0")));
 }
 
 /** A CPU count from nano-CPUs: 2500000000 → "2.5". */

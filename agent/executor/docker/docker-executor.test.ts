@@ -1,5 +1,6 @@
 // The executor's logic over a fake engine: adoption, never pulling a present image, pull failures, owned(),
 // and onChange/wait fed by the one events stream, including a stream that breaks and reconnects.
+import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { Task } from "../../../proto/gen/objects.js";
 import type { ContainerStatus } from "../executor.js";
@@ -12,6 +13,7 @@ import {
   type EngineContainerSummary,
   type EngineEvent,
   type EngineInfo,
+  type EngineLogsQuery,
   type EngineVersion,
 } from "./engine-client.js";
 import { DockerErrorCode } from "./errors.js";
@@ -32,6 +34,9 @@ class FakeEngine implements EngineClient {
   calls: string[] = [];
   streams: Stream[] = [];
   pullError: string | null = "pull access denied";
+  /** The body chunks GET /containers/{id}/logs answers, by container id. */
+  logBodies = new Map<string, Buffer[]>();
+  logsError: EngineApiError | null = null;
   private seq = 0;
 
   async version(): Promise<EngineVersion> {
@@ -99,6 +104,11 @@ class FakeEngine implements EngineClient {
   async events(filters: Record<string, string[]>, onEvent: (e: EngineEvent) => void, onEnd: (err?: Error) => void): Promise<void> {
     this.calls.push("events");
     this.streams.push({ onEvent, onEnd, filters });
+  }
+  async containerLogs(id: string, query: EngineLogsQuery): Promise<Readable> {
+    this.calls.push(`logs ${id} ${JSON.stringify(query)}`);
+    if (this.logsError) throw this.logsError;
+    return Readable.from(this.logBodies.get(id) ?? []);
   }
 
   /** The container exits with `code` (as the engine would report it). */
@@ -308,5 +318,75 @@ describe("DockerExecutor (fake engine)", () => {
     expect(engine.calls.filter((c) => c.startsWith("stop"))).toEqual(["stop c1 2"]);
     await ex.close();
     expect(() => ex.controller(task("tb"), deps)).toThrow(/closed/);
+  });
+});
+
+/** A multiplexed frame of the logs endpoint: stream 1 (stdout) or 2 (stderr), then the payload. */
+function frame(stream: 1 | 2, payload: string): Buffer {
+  const header = Buffer.alloc(8);
+  header[0] = stream;
+  header.writeUInt32BE(Buffer.byteLength(payload), 4);
+  return Buffer.concat([header, Buffer.from(payload)]);
+}
+
+async function collect(lines: AsyncIterable<{ timestamp: string; stream: string; data: Buffer }>): Promise<string[]> {
+  const out: string[] = [];
+  for await (const l of lines) out.push(`${l.timestamp} ${l.stream} ${l.data.toString()}`);
+  return out;
+}
+
+describe("DockerExecutor.logs (fake engine)", () => {
+  const all = { follow: false, tail: -1, sinceUnixMs: 0, streams: [] };
+
+  it("reads this node's container of the task with timestamps, demultiplexed, in order", async () => {
+    const engine = new FakeEngine();
+    const ex = new DockerExecutor({ nodeId: "node-a", client: engine });
+    const id = engine.add("web.1.ta", { [LABEL.nodeId]: "node-a", [LABEL.taskId]: "ta" });
+    const body = Buffer.concat([frame(1, "2026-01-01T00:00:00.000000001Z out 1\n"), frame(2, "2026-01-01T00:00:00.000000002Z err 1\n")]);
+    // Chunks that split a header and a line.
+    engine.logBodies.set(id, [body.subarray(0, 5), body.subarray(5, 30), body.subarray(30)]);
+    expect(await collect(ex.logs(task("ta"), all, never))).toEqual([
+      "2026-01-01T00:00:00.000000001Z stdout out 1\n",
+      "2026-01-01T00:00:00.000000002Z stderr err 1\n",
+    ]);
+    expect(engine.calls.filter((c) => c.startsWith("logs"))).toEqual([
+      `logs ${id} ${JSON.stringify({ stdout: true, stderr: true, follow: false, tail: "all", since: "0" })}`,
+    ]);
+    await ex.close();
+  });
+
+  it("passes follow, tail, since and the streams asked for", async () => {
+    const engine = new FakeEngine();
+    const ex = new DockerExecutor({ nodeId: "node-a", client: engine });
+    const id = engine.add("web.1.ta", { [LABEL.nodeId]: "node-a", [LABEL.taskId]: "ta" });
+    await collect(ex.logs(task("ta"), { follow: true, tail: 2, sinceUnixMs: 1_700_000_000_250, streams: ["stderr"] }, never));
+    expect(engine.calls.filter((c) => c.startsWith("logs"))).toEqual([
+      `logs ${id} ${JSON.stringify({ stdout: false, stderr: true, follow: true, tail: "2", since: "1700000000.250" })}`,
+    ]);
+    await ex.close();
+  });
+
+  it("has no logs for a task without a container, and never reads another node's container", async () => {
+    const engine = new FakeEngine();
+    const ex = new DockerExecutor({ nodeId: "node-a", client: engine });
+    engine.add("web.1.tb", { [LABEL.nodeId]: "node-b", [LABEL.taskId]: "tb" });
+    expect(await collect(ex.logs(task("ta"), all, never))).toEqual([]);
+    expect(await collect(ex.logs(task("tb"), all, never))).toEqual([]);
+    expect(engine.calls.some((c) => c.startsWith("logs"))).toBe(false);
+    await ex.close();
+  });
+
+  it("fails with the engine's words, and ends quietly when the container went away meanwhile", async () => {
+    const engine = new FakeEngine();
+    const ex = new DockerExecutor({ nodeId: "node-a", client: engine });
+    engine.add("web.1.ta", { [LABEL.nodeId]: "node-a", [LABEL.taskId]: "ta" });
+    engine.logsError = new EngineApiError(500, "configured logging driver does not support reading");
+    await expect(collect(ex.logs(task("ta"), all, never))).rejects.toMatchObject({
+      code: DockerErrorCode.Engine,
+      message: "logs of task ta: configured logging driver does not support reading",
+    });
+    engine.logsError = new EngineApiError(404, "No such container: c1");
+    expect(await collect(ex.logs(task("ta"), all, never))).toEqual([]);
+    await ex.close();
   });
 });

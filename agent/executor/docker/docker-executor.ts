@@ -1,14 +1,24 @@
 // The Executor over a Docker engine: describes it, lists this node's containers (found by their
-// com.docker.swarm.node.id label) and hands out one DockerController per task. One events stream per
-// executor feeds every controller's onChange.
+// com.docker.swarm.node.id label), hands out one DockerController per task and reads a task's container
+// logs. One events stream per executor feeds every controller's onChange.
 import type { Task } from "../../../proto/gen/objects.js";
 import { EngineDescription, Platform, Resources } from "../../../proto/gen/types.js";
-import type { ContainerController, ContainerStatus, Executor, ExecutorDescription, TaskDependencies } from "../executor.js";
+import type {
+  ContainerController,
+  ContainerStatus,
+  Executor,
+  ExecutorDescription,
+  LogLine,
+  LogReadOptions,
+  LogReader,
+  TaskDependencies,
+} from "../executor.js";
 import { DockerController } from "./controller.js";
 import { DockerodeClient, type EngineClient } from "./engine-client.js";
 import { DockerErrorCode, DockerExecutorError, engineFailure } from "./errors.js";
 import { ContainerEvents, type Backoff, type DockerExecutorLogger } from "./events.js";
 import { LABEL, ownedFilter } from "./names.js";
+import { readContainerLogs } from "./logs.js";
 import { containerStatus } from "./status.js";
 
 /** The engine socket the agent uses unless told otherwise (`--engine-socket`). */
@@ -31,7 +41,7 @@ const SILENT: DockerExecutorLogger = { info: () => {}, warn: () => {}, error: ()
 /** Plugin types reported in the engine description (as Docker Swarm does). */
 const PLUGIN_TYPES = new Set(["Volume", "Network", "Authorization", "Log"]);
 
-export class DockerExecutor implements Executor {
+export class DockerExecutor implements Executor, LogReader {
   readonly nodeId: string;
   readonly socketPath: string;
   private readonly client: EngineClient;
@@ -96,6 +106,11 @@ export class DockerExecutor implements Executor {
       throw engineFailure("list this node's containers", e);
     }
     return out;
+  }
+
+  logs(task: Task, options: LogReadOptions, signal: AbortSignal): AsyncIterable<LogLine> {
+    this.checkOpen();
+    return readContainerLogs(this.client, this.nodeId, task.id, options, signal);
   }
 
   /** Resolves once the engine's events stream is connected (it starts with the first onChange). */

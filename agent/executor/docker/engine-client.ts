@@ -42,6 +42,8 @@ export interface EngineContainer {
   name: string;
   labels: Record<string, string>;
   state: EngineContainerState;
+  /** Whether it has a TTY (its logs are then raw bytes, not multiplexed frames). */
+  tty?: boolean;
 }
 
 /** One entry of GET /containers/json. */
@@ -49,6 +51,17 @@ export interface EngineContainerSummary {
   id: string;
   labels: Record<string, string>;
   state: string;
+}
+
+/** The query of GET /containers/{id}/logs (always with timestamps). */
+export interface EngineLogsQuery {
+  stdout: boolean;
+  stderr: boolean;
+  follow: boolean;
+  /** "all" or a number of lines. */
+  tail: string;
+  /** Unix seconds with a fraction ("1700000000.250"); "0" = from the start. */
+  since: string;
 }
 
 /** One message of GET /events. */
@@ -175,6 +188,8 @@ export interface EngineClient {
    * event is missed); `onEvent` gets each event, `onEnd` is called once when the stream ends or breaks.
    */
   events(filters: Record<string, string[]>, onEvent: (e: EngineEvent) => void, onEnd: (err?: Error) => void, signal: AbortSignal): Promise<void>;
+  /** Opens GET /containers/{id}/logs with timestamps: the raw body (frames unless the container has a TTY). */
+  containerLogs(id: string, query: EngineLogsQuery, signal: AbortSignal): Promise<Readable>;
 }
 
 /** The Engine API over a unix socket, through dockerode. */
@@ -248,7 +263,7 @@ export class DockerodeClient implements EngineClient {
     try {
       const c = await call(() => this.docker.getContainer(idOrName).inspect());
       const s = c.State as unknown as EngineContainerState;
-      return { id: c.Id, name: c.Name.replace(/^\//, ""), labels: c.Config?.Labels ?? {}, state: s };
+      return { id: c.Id, name: c.Name.replace(/^\//, ""), labels: c.Config?.Labels ?? {}, state: s, tty: c.Config?.Tty === true };
     } catch (e) {
       if (e instanceof EngineApiError && e.status === 404) return null;
       throw e;
@@ -268,6 +283,24 @@ export class DockerodeClient implements EngineClient {
     }).then(
       () => onEnd(),
       (e: unknown) => onEnd(e instanceof Error ? e : new Error(String(e))),
+    );
+  }
+
+  async containerLogs(id: string, query: EngineLogsQuery, signal: AbortSignal): Promise<Readable> {
+    // dockerode buffers the whole body unless it follows; dial as a stream either way.
+    const opts = {
+      path: `/containers/${encodeURIComponent(id)}/logs?`,
+      method: "GET",
+      isStream: true,
+      abortSignal: signal,
+      statusCodes: { 200: true, 404: "no such container", 500: "server error" },
+      options: { ...query, timestamps: true },
+    };
+    return call(
+      () =>
+        new Promise<Readable>((resolve, reject) =>
+          this.docker.modem.dial(opts, (err: unknown, body: unknown) => (err ? reject(err) : resolve(body as Readable))),
+        ),
     );
   }
 }

@@ -3,7 +3,9 @@ export { turn, until, type UntilOptions } from "./drive.js";
 export { ManualClock } from "./manual-clock.js";
 export { seededRandom } from "./random.js";
 export {
+  SIM_LOG_LINES,
   SimExecutor,
+  simLogLines,
   behaviourFromLabels,
   type SimBehaviour,
   type SimExecutorOptions,

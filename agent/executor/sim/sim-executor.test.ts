@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { Task } from "../../../proto/gen/objects.js";
-import type { ContainerStatus } from "../executor.js";
+import type { ContainerStatus, LogReadOptions } from "../executor.js";
 import { ManualClock } from "./manual-clock.js";
-import { behaviourFromLabels, SimExecutor } from "./sim-executor.js";
+import { behaviourFromLabels, SimExecutor, simLogLines } from "./sim-executor.js";
 import { turn, until } from "./drive.js";
 
 const NO_DEPS = { secrets: [], configs: [] };
@@ -203,5 +203,56 @@ describe("SimExecutor", () => {
   it("describes a sim engine", async () => {
     const sim = new SimExecutor({ engineLabels: { zone: "a" } });
     expect(await sim.describe()).toEqual({ engine: { engineVersion: "sim", labels: { zone: "a" }, plugins: [] } });
+  });
+});
+
+describe("SimExecutor.logs", () => {
+  const all: LogReadOptions = { follow: false, tail: -1, sinceUnixMs: 0, streams: [] };
+
+  async function read(sim: SimExecutor, t: Task, opts: LogReadOptions, signal = new AbortController().signal): Promise<string[]> {
+    const out: string[] = [];
+    for await (const l of sim.logs(t, opts, signal)) out.push(`${l.timestamp} ${l.stream} ${l.data.toString()}`);
+    return out;
+  }
+
+  it("has three deterministic lines once started, filtered by stream, since and tail", async () => {
+    const clock = new ManualClock(1_700_000_000_000);
+    const sim = new SimExecutor({ clock });
+    const t = makeTask("t1");
+    expect(await read(sim, t, all)).toEqual([]); // no container
+    const c = sim.controller(t, NO_DEPS);
+    await c.prepare(new AbortController().signal);
+    expect(await read(sim, t, all)).toEqual([]); // created, never started
+    await c.start();
+    expect(await read(sim, t, all)).toEqual([
+      "2023-11-14T22:13:20.001Z stdout task t1 line 1\n",
+      "2023-11-14T22:13:20.002Z stderr task t1 line 2\n",
+      "2023-11-14T22:13:20.003Z stdout task t1 line 3\n",
+    ]);
+    expect(simLogLines("t1", 1_700_000_000_000).map((l) => l.data.toString())).toEqual(["task t1 line 1\n", "task t1 line 2\n", "task t1 line 3\n"]);
+    expect(await read(sim, t, { ...all, streams: ["stdout"], tail: 1 })).toEqual(["2023-11-14T22:13:20.003Z stdout task t1 line 3\n"]);
+    expect(await read(sim, t, { ...all, sinceUnixMs: 1_700_000_000_002 })).toHaveLength(2);
+    expect(await read(sim, t, { ...all, tail: 0 })).toEqual([]);
+  });
+
+  it("with follow, ends when the container exits or the signal aborts", async () => {
+    const sim = new SimExecutor({ clock: new ManualClock() });
+    const [a, b] = [makeTask("a"), makeTask("b")];
+    for (const t of [a, b]) {
+      const c = sim.controller(t, NO_DEPS);
+      await c.prepare(new AbortController().signal);
+      await c.start();
+    }
+    let doneA = false;
+    const readA = read(sim, a, { ...all, follow: true }).then((lines) => ((doneA = true), lines));
+    await turn();
+    expect(doneA).toBe(false);
+    sim.kill("a", 1);
+    expect(await readA).toHaveLength(3);
+    const abort = new AbortController();
+    const readB = read(sim, b, { ...all, follow: true }, abort.signal);
+    await turn();
+    abort.abort();
+    expect(await readB).toHaveLength(3);
   });
 });

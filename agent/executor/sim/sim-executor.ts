@@ -10,7 +10,16 @@
 // State lives in the executor, keyed by task id (as docker finds containers by name and labels),
 // so a new agent (a new Worker) on the same SimExecutor finds the containers of the old one.
 import type { Task } from "../../../proto/gen/objects.js";
-import type { ContainerController, ContainerStatus, Executor, ExecutorDescription, TaskDependencies } from "../executor.js";
+import type {
+  ContainerController,
+  ContainerStatus,
+  Executor,
+  ExecutorDescription,
+  LogLine,
+  LogReadOptions,
+  LogReader,
+  TaskDependencies,
+} from "../executor.js";
 import { systemClock, type Clock, type Timer } from "../../task/clock.js";
 import { seededRandom } from "./random.js";
 
@@ -143,7 +152,7 @@ function abortError(signal: AbortSignal): unknown {
 }
 
 /** The simulated executor; see the file comment. */
-export class SimExecutor implements Executor {
+export class SimExecutor implements Executor, LogReader {
   readonly #clock: Clock;
   readonly #random: () => number;
   readonly #opts: SimExecutorOptions;
@@ -182,6 +191,37 @@ export class SimExecutor implements Executor {
     const out = new Map<string, ContainerStatus>();
     for (const [taskId, c] of this.#containers) out.set(taskId, statusOf(c));
     return out;
+  }
+
+  /**
+   * A started container's output: {@link SIM_LOG_LINES} lines (see {@link simLogLines}), then with
+   * `follow` nothing more until it exits or the signal aborts. None for a task without a started container.
+   */
+  async *logs(task: Task, options: LogReadOptions, signal: AbortSignal): AsyncGenerator<LogLine> {
+    const c = this.#containers.get(task.id);
+    if (!c || c.startedAtUnixMs === undefined) return;
+    let lines = simLogLines(task.id, c.startedAtUnixMs).filter(
+      (l) => (options.streams.length === 0 || options.streams.includes(l.stream)) && Date.parse(l.timestamp) >= options.sinceUnixMs,
+    );
+    if (options.tail >= 0) lines = lines.slice(Math.max(0, lines.length - options.tail));
+    for (const l of lines) {
+      if (signal.aborted) return;
+      yield l;
+    }
+    if (!options.follow || c.state === "exited" || signal.aborted) return;
+    await new Promise<void>((resolve) => {
+      const onExit = (): void => {
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      };
+      const onAbort = (): void => {
+        const i = c.waiters.indexOf(onExit);
+        if (i >= 0) c.waiters.splice(i, 1);
+        resolve();
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      c.waiters.push(onExit);
+    });
   }
 
   async close(): Promise<void> {
@@ -446,6 +486,21 @@ export class SimExecutor implements Executor {
     return c;
   }
 
+}
+
+/** Lines every started simulated container wrote. */
+export const SIM_LOG_LINES = 3;
+
+/**
+ * The output of task `taskId`'s simulated container started at `startedAtUnixMs`: "task ID line N\n"
+ * for N = 1..3, line 2 on stderr, written 1 ms apart from the start.
+ */
+export function simLogLines(taskId: string, startedAtUnixMs: number): LogLine[] {
+  return Array.from({ length: SIM_LOG_LINES }, (_, i) => ({
+    timestamp: new Date(startedAtUnixMs + i + 1).toISOString(),
+    stream: i === 1 ? ("stderr" as const) : ("stdout" as const),
+    data: Buffer.from(`task ${taskId} line ${i + 1}\n`),
+  }));
 }
 
 function imageOf(task: Task): string {

@@ -1,7 +1,7 @@
 // Shared checks: value display, address arithmetic, constraints, object size.
 import { describe, expect, it } from "vitest";
 import { checkObjectSize, cidrWithin, cidrsOverlap, invalid, orList, parseCidr, show } from "./common.js";
-import { parseConstraint } from "./constraint.js";
+import { parseConstraint } from "../../../scheduler/index.js";
 import { expectError } from "../test-support.js";
 
 describe("messages", () => {

@@ -1,7 +1,7 @@
 // Validation of every spec kind before it reaches Raft. Each check throws
 // StoreError(INVALID_ARGUMENT) naming the field, the bad value and what is allowed.
 export * from "./common.js";
-export { parseConstraint, constraintKey, type Constraint } from "./constraint.js";
+export { parseConstraint, constraintKey, type Constraint } from "../../../scheduler/index.js";
 export { validateServiceSpec, checkServiceUpdate, resolveServiceReferences, isImageReference, modeName } from "./service.js";
 export { validateNetworkSpec, checkNetworkConflicts, PREDEFINED_NETWORKS } from "./network.js";
 export { validateSecretSpec, checkSecretUpdate, TEMPLATING_DRIVERS } from "./secret.js";

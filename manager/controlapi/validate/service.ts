@@ -37,7 +37,7 @@ import {
   parseCidr,
   show,
 } from "./common.js";
-import { CONSTRAINT_KEYS_HELP, constraintKey, parseConstraint } from "./constraint.js";
+import { CONSTRAINT_KEYS_HELP, constraintKey, parseConstraint } from "../../../scheduler/index.js";
 
 type Mode = NonNullable<ServiceSpec["mode"]>["$case"];
 

@@ -1,9 +1,10 @@
-// A child process of `npm run bench:dispatch` (forked by main.ts): many simulated agents in one
-// process. Each joins like a real node (its own key and CSR, the worker token, CA.IssueNodeCertificate
-// through the leader), then runs an AgentSession with its own NodeTls and a Worker with a
-// SimExecutor and a MemoryTaskStore. Heartbeats and status reports are counted by a client
-// interceptor on each agent's Dispatcher channel; the receive time of every task is recorded.
-// Talks to main.ts over the IPC channel (messages in protocol.ts).
+// A child process of a bench (forked by agent-procs.ts): many simulated agents in one process. Each
+// joins like a real node (its own key and CSR, the worker token, CA.IssueNodeCertificate through the
+// leader), then runs an AgentSession with its own NodeTls and a Worker with a SimExecutor (every
+// delay 0: prepare, start, stop happen at once) and a MemoryTaskStore. A client interceptor on each
+// agent's Dispatcher channel counts heartbeats and status reports, and the tasks whose RUNNING
+// status a manager acknowledged; the receive time of every task is recorded. Talks to its parent
+// over the IPC channel (messages in sim-agents-protocol.ts).
 import * as grpc from "@grpc/grpc-js";
 import { SimExecutor } from "../../agent/executor/sim/index.js";
 import { AgentSession, describeHost } from "../../agent/session/index.js";
@@ -12,9 +13,10 @@ import { callLeader, unary } from "../../daemon/leader-call.js";
 import { NodeTls, bootstrapClientCredentials, createKeyAndCsr, managerChannelOptions } from "../../manager/ca/index.js";
 import { CAClient, type IssueNodeCertificateResponse } from "../../proto/gen/ca.js";
 import type { UpdateTaskStatusRequest } from "../../proto/gen/dispatcher.js";
-import { NodeAvailability } from "../../proto/gen/types.js";
-import type { FromAgents, Stats, ToAgents, StartCommand } from "./protocol.js";
+import { NodeAvailability, TaskState } from "../../proto/gen/types.js";
+import type { FromAgents, Progress, Stats, ToAgents, StartCommand } from "./sim-agents-protocol.js";
 
+const PROGRESS_EVERY_MS = 100;
 const now = (): number => performance.timeOrigin + performance.now();
 
 interface SimAgent {
@@ -28,6 +30,9 @@ const counters = { heartbeats: 0, heartbeatErrors: 0, statusCalls: 0, statusUpda
 /** taskId → first receive time (ms since the epoch, sub-ms), not yet sent to the parent. */
 let received: [string, number][] = [];
 const seen = new Set<string>();
+const runningAcked = new Set<string>();
+const progress: Progress = { received: 0, firstReceivedAt: 0, lastReceivedAt: 0, runningAcked: 0, lastRunningAckedAt: 0 };
+let progressTimer: NodeJS.Timeout | null = null;
 let joinErrors = 0;
 let lastJoinError = "";
 
@@ -35,13 +40,35 @@ function send(m: FromAgents): void {
   process.send?.(m);
 }
 
-/** Counts OK heartbeats and committed status updates of every agent's Dispatcher channel. */
+/** Sends the progress within PROGRESS_EVERY_MS of a change (one message for a burst of changes). */
+function progressChanged(): void {
+  if (progressTimer) return;
+  progressTimer = setTimeout(() => {
+    progressTimer = null;
+    send({ type: "progress", progress: { ...progress, received: seen.size, runningAcked: runningAcked.size } });
+  }, PROGRESS_EVERY_MS);
+}
+
+function runningAcknowledged(taskIds: string[]): void {
+  let changed = false;
+  for (const id of taskIds) {
+    if (runningAcked.has(id)) continue;
+    runningAcked.add(id);
+    changed = true;
+  }
+  if (!changed) return;
+  progress.lastRunningAckedAt = now();
+  progressChanged();
+}
+
+/** Counts OK heartbeats, committed status updates and acknowledged RUNNING statuses of every agent's Dispatcher channel. */
 const counting: grpc.Interceptor = (options, nextCall) => {
   const path = options.method_definition.path;
   const isBeat = path.endsWith("/Heartbeat");
   const isStatus = path.endsWith("/UpdateTaskStatus");
   if (!isBeat && !isStatus) return new grpc.InterceptingCall(nextCall(options));
   let updates = 0;
+  let running: string[] = [];
   return new grpc.InterceptingCall(nextCall(options), {
     start(metadata, listener, next) {
       next(metadata, {
@@ -53,6 +80,7 @@ const counting: grpc.Interceptor = (options, nextCall) => {
           } else if (ok) {
             counters.statusCalls++;
             counters.statusUpdates += updates;
+            runningAcknowledged(running);
           } else counters.statusErrors++;
           nextStatus(status);
         },
@@ -60,7 +88,10 @@ const counting: grpc.Interceptor = (options, nextCall) => {
       void listener;
     },
     sendMessage(message: UpdateTaskStatusRequest, next) {
-      if (isStatus) updates = message.updates?.length ?? 0;
+      if (isStatus) {
+        updates = message.updates?.length ?? 0;
+        running = (message.updates ?? []).filter((u) => u.status?.state === TaskState.TASK_STATE_RUNNING).map((u) => u.taskId);
+      }
       next(message);
     },
   });
@@ -102,10 +133,17 @@ async function startAgent(cmd: StartCommand, index: number, tls: NodeTls, nodeId
   session.on("assignments", (ev) => {
     counters.assignmentMessages++;
     const t = now();
+    let fresh = false;
     for (const task of ev.tasks) {
       if (seen.has(task.id)) continue;
       seen.add(task.id);
       received.push([task.id, t]);
+      fresh = true;
+    }
+    if (fresh) {
+      if (progress.firstReceivedAt === 0) progress.firstReceivedAt = t;
+      progress.lastReceivedAt = t;
+      progressChanged();
     }
     void worker
       .assign({ type: ev.type, tasks: ev.tasks, removedTaskIds: ev.removedTasks, secrets: ev.secrets, removedSecretIds: ev.removedSecrets, configs: ev.configs, removedConfigIds: ev.removedConfigs })

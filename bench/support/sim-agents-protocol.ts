@@ -1,4 +1,4 @@
-// IPC messages between `npm run bench:dispatch` (main.ts) and its agent processes (agents.ts).
+// IPC messages between a bench (agent-procs.ts) and its simulated-agent processes (sim-agents.ts).
 
 export interface StartCommand {
   type: "start";
@@ -36,8 +36,22 @@ export interface Stats {
   memRssMb: number;
 }
 
+/**
+ * Pushed (at most every 100 ms) when it changed: distinct tasks this process's agents received, and
+ * distinct tasks whose RUNNING status a manager acknowledged (an OK UpdateTaskStatus carrying it),
+ * with the time (ms since the epoch) of the first and of the latest of each.
+ */
+export interface Progress {
+  received: number;
+  firstReceivedAt: number;
+  lastReceivedAt: number;
+  runningAcked: number;
+  lastRunningAckedAt: number;
+}
+
 export type FromAgents =
   | { type: "joined"; nodeIds: string[]; joinMs: number; errors: number; lastError: string }
   | { type: "stats"; id: number; stats: Stats }
+  | { type: "progress"; progress: Progress }
   | { type: "fatal"; error: string }
   | { type: "stopped" };

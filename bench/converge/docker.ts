@@ -1,0 +1,203 @@
+// bench:converge --engine docker: BENCH_HOSTS (5) test hosts, each with its own Docker engine and a
+// swarmd (BENCH_MANAGERS managers, 3 by default, the rest workers; every node active, so all hosts run
+// tasks). Each run times two things on the same engines, in alternating order:
+//   converge_s  CreateService (BENCH_REPLICAS = 100 replicas of the test image running a sleep that
+//               exits at SIGTERM) to the first ListTasks poll (every 200 ms, on the first manager's
+//               local socket) that sees them all RUNNING;
+//   direct_s    the same number of containers created and started straight through the engines'
+//               APIs, split evenly, 4 in flight per engine: the floor.
+// above_floor_pct = converge_s / direct_s − 1. Between phases the service is removed and its
+// containers waited for, the floor's containers force-removed. One untimed container per engine
+// warms the engines first. Everything started is stopped and removed, even on failure.
+import type { Task } from "../../proto/gen/objects.js";
+import { TaskState, NodeState } from "../../proto/gen/types.js";
+import { TEST_IMAGE } from "../../test/hosts/docker-engine.js";
+import type { Printer } from "../support/report.js";
+import { note, round2 } from "../support/report.js";
+import { daemonInfo, daemonInit, daemonJoin, LocalControl } from "../support/swarmd-api.js";
+import { epochMs, sleep, waitFor } from "../support/wait.js";
+import { createAndStartDirect, removeDirect } from "./direct.js";
+import { containerTimes, forceRemove, untilNoContainers } from "./engine-api.js";
+import { EngineHosts, type EngineHost } from "./engine-hosts.js";
+import { serviceSpec, type BenchService } from "./service.js";
+
+const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
+
+/** The knobs of a docker run (environment variables). */
+export const DOCKER = {
+  hosts: env("BENCH_HOSTS", 5),
+  managers: env("BENCH_MANAGERS", 3),
+  replicas: env("BENCH_REPLICAS", 100),
+  runs: env("BENCH_RUNS", 1),
+  inFlightPerEngine: 4,
+  pollMs: 200,
+  timeoutS: env("BENCH_TIMEOUT_S", 300),
+  logLevel: process.env["BENCH_LOG_LEVEL"] ?? "info",
+};
+
+/** Sleeps until SIGTERM, then exits 0 at once (so removal does not wait out the stop grace period). */
+const COMMAND = ["sh", "-c", 'trap "exit 0" TERM; sleep 100000 & wait'];
+
+export const DOCKER_COMMON = { bench: "converge", mode: "docker", hosts: DOCKER.hosts, managers: DOCKER.managers, replicas: DOCKER.replicas, image: TEST_IMAGE, command: COMMAND.join(" ") };
+
+/** Docker Swarm on the issue's machine: 65.6 s against a direct floor of 47.8 s. */
+const DOCKER_SWARM = { converge_s: 65.6, direct_s: 47.8, above_floor_pct: 37 };
+
+const isRunning = (t: Task): boolean => t.status?.state === TaskState.TASK_STATE_RUNNING && t.desiredState === TaskState.TASK_STATE_RUNNING;
+
+async function formCluster(hosts: EngineHost[]): Promise<void> {
+  const [first, ...rest] = hosts;
+  const init = await daemonInit(first!.socket, first!.addr);
+  const control = new LocalControl(first!.socket);
+  try {
+    const { managerToken } = await control.clusterSecrets();
+    const managers = rest.slice(0, DOCKER.managers - 1);
+    for (const m of managers) await daemonJoin(m.socket, first!.addr, managerToken, m.addr);
+    await waitFor(`${DOCKER.managers} reachable Raft members`, 60_000, async () => {
+      const raft = (await daemonInfo(first!.socket)).raft;
+      return raft !== undefined && raft.members.length === DOCKER.managers && raft.members.every((x) => x.reachable && !x.learner);
+    });
+    await Promise.all(rest.slice(DOCKER.managers - 1).map((w) => daemonJoin(w.socket, first!.addr, init.workerToken, w.addr)));
+    await waitFor(`${hosts.length} nodes READY`, 60_000, async () => (await control.nodes()).filter((n) => n.status?.state === NodeState.NODE_STATE_READY).length === hosts.length);
+  } finally {
+    control.close();
+  }
+}
+
+interface SwarmResult {
+  convergeS: number;
+  /** The last RUNNING status's commit (appliedAt) after the create call. */
+  lastRunningAppliedS: number;
+  /** The engines' own times, from the create call: the first container created, the last one started. */
+  firstCreatedS: number;
+  lastStartedS: number;
+  perHost: Record<string, number>;
+  removeS: number;
+}
+
+function stateCounts(tasks: Task[]): string {
+  const out: Record<string, number> = {};
+  for (const t of tasks) {
+    const k = TaskState[t.status?.state ?? 0] ?? String(t.status?.state);
+    out[k] = (out[k] ?? 0) + 1;
+  }
+  return JSON.stringify(out);
+}
+
+async function swarmRun(control: LocalControl, hosts: EngineHost[], run: number): Promise<SwarmResult> {
+  const sockets = hosts.map((h) => h.engine.socketPath);
+  const svc: BenchService = { name: `converge-${run}`, image: TEST_IMAGE, command: COMMAND, replicas: DOCKER.replicas };
+  const t0 = performance.now();
+  const t0Epoch = epochMs();
+  const created = await control.createService(serviceSpec(svc));
+  let tasks: Task[];
+  for (;;) {
+    tasks = await control.tasks({ serviceIds: [created.id] });
+    if (tasks.filter(isRunning).length >= DOCKER.replicas) break;
+    if (performance.now() - t0 > DOCKER.timeoutS * 1000) throw new Error(`${svc.name}: not converged within ${DOCKER.timeoutS} s; tasks by state ${stateCounts(tasks)}`);
+    await sleep(DOCKER.pollMs);
+  }
+  const convergeS = (performance.now() - t0) / 1000;
+  const running = tasks.filter(isRunning);
+  const nodes = new Map((await control.nodes()).map((n) => [n.id, n.description?.hostname ?? n.id]));
+  const perHost: Record<string, number> = {};
+  for (const t of running) {
+    const h = nodes.get(t.nodeId) ?? t.nodeId;
+    perHost[h] = (perHost[h] ?? 0) + 1;
+  }
+  const lastApplied = Math.max(...running.map((t) => t.status?.appliedAtUnixMs ?? 0));
+  const label = `com.docker.swarm.service.name=${svc.name}`;
+  const engineTimes = await containerTimes(sockets, label, DOCKER.inFlightPerEngine);
+
+  const r0 = performance.now();
+  await control.removeService(created.id);
+  if (!(await untilNoContainers(sockets, label, 120_000))) {
+    const n = await forceRemove(sockets, label, DOCKER.inFlightPerEngine);
+    note(`${svc.name}: ${n} containers still there 120 s after the service was removed; force-removed them`);
+  }
+  return {
+    convergeS,
+    lastRunningAppliedS: (lastApplied - t0Epoch) / 1000,
+    firstCreatedS: (engineTimes.firstCreatedAt - t0Epoch) / 1000,
+    lastStartedS: (engineTimes.lastStartedAt - t0Epoch) / 1000,
+    perHost,
+    removeS: (performance.now() - r0) / 1000,
+  };
+}
+
+async function directRun(hosts: EngineHost[], run: number): Promise<number> {
+  const sockets = hosts.map((h) => h.engine.socketPath);
+  const directS = await createAndStartDirect({ sockets, containers: DOCKER.replicas, image: TEST_IMAGE, command: COMMAND, inFlightPerEngine: DOCKER.inFlightPerEngine, run });
+  await removeDirect(sockets, DOCKER.inFlightPerEngine);
+  return directS;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+export async function runDocker(dir: string, print: Printer): Promise<void> {
+  if (DOCKER.managers < 1 || DOCKER.managers > DOCKER.hosts) throw new Error(`BENCH_MANAGERS must be 1..${DOCKER.hosts}, not ${DOCKER.managers}`);
+  const t0 = performance.now();
+  const engineHosts = await EngineHosts.create(DOCKER.hosts, dir, DOCKER.logLevel);
+  try {
+    const { hosts } = engineHosts;
+    note(`${hosts.length} hosts with engines and swarmd up in ${Math.round(performance.now() - t0)} ms`);
+    await formCluster(hosts).catch((e: Error) => {
+      throw new Error(`${e.message}\n${engineHosts.logs()}`);
+    });
+    note(`cluster formed: ${DOCKER.managers} managers, ${hosts.length - DOCKER.managers} workers`);
+    const sockets = hosts.map((h) => h.engine.socketPath);
+    const warm = await createAndStartDirect({ sockets, containers: sockets.length, image: TEST_IMAGE, command: COMMAND, inFlightPerEngine: 1, run: -1 });
+    await removeDirect(sockets, DOCKER.inFlightPerEngine);
+    note(`engines warmed (one container each: ${round2(warm)} s)`);
+
+    const control = new LocalControl(hosts[0]!.socket);
+    const results: { converge: number; direct: number }[] = [];
+    try {
+      for (let run = 0; run < DOCKER.runs; run++) {
+        const cond = { run, order: run % 2 === 0 ? "direct, swarm" : "swarm, direct" };
+        const measureDirect = async (): Promise<number> => {
+          const direct = await directRun(hosts, run);
+          print("direct_s", direct, "s", { ...cond, measured: `POST /containers/create + /start of ${DOCKER.replicas} containers, ${DOCKER.inFlightPerEngine} in flight per engine`, docker_swarm_floor_s: DOCKER_SWARM.direct_s });
+          return direct;
+        };
+        const measureSwarm = async (): Promise<number> => {
+          const swarm = await swarmRun(control, hosts, run).catch((e: Error) => {
+            throw new Error(`${e.message}\n${engineHosts.logs()}`);
+          });
+          print("converge_s", swarm.convergeS, "s", {
+            ...cond,
+            measured: `CreateService to the first ListTasks poll (every ${DOCKER.pollMs} ms) seeing ${DOCKER.replicas} tasks RUNNING`,
+            first_container_created_s: round2(swarm.firstCreatedS),
+            last_container_started_s: round2(swarm.lastStartedS),
+            last_running_committed_s: round2(swarm.lastRunningAppliedS),
+            per_host: swarm.perHost,
+            remove_s: round2(swarm.removeS),
+            docker_swarm_s: DOCKER_SWARM.converge_s,
+          });
+          return swarm.convergeS;
+        };
+        const direct = run % 2 === 0 ? await measureDirect() : 0;
+        const converge = await measureSwarm();
+        const floor = run % 2 === 0 ? direct : await measureDirect();
+        results.push({ converge, direct: floor });
+        print("above_floor_pct", (converge / floor - 1) * 100, "%", { ...cond, target: "<= 10", docker_swarm_pct: DOCKER_SWARM.above_floor_pct });
+      }
+    } finally {
+      control.close();
+    }
+    if (results.length > 1) {
+      const c = median(results.map((r) => r.converge));
+      const d = median(results.map((r) => r.direct));
+      const cond = { run: "median", runs: results.length };
+      print("converge_s", c, "s", cond);
+      print("direct_s", d, "s", cond);
+      print("above_floor_pct", (c / d - 1) * 100, "%", { ...cond, target: "<= 10", docker_swarm_pct: DOCKER_SWARM.above_floor_pct });
+    }
+  } finally {
+    await engineHosts.destroy();
+  }
+}
