@@ -30,7 +30,7 @@ export async function waitFor<T>(fn: () => Promise<T | undefined | false> | T | 
       const r = await Promise.race([attempt, expired]);
       if (r === TIMED_OUT) {
         attempt.catch(() => {});
-        lastError = "the last attempt did not finish before the deadline";
+        lastError = `the last attempt did not finish before the deadline; the one before: ${lastError}`;
         break;
       }
       if (r !== undefined && r !== false) return r as T;
