@@ -2,8 +2,8 @@
 // grpc-js server interceptor that applies it before any handler runs.
 import * as grpc from "@grpc/grpc-js";
 import { NotReadyError, PermissionDeniedError, UnauthenticatedError } from "./errors.js";
-import { peerIdentity } from "./peer-identity.js";
-import type { CallWithAuthContext, PeerIdentity } from "./peer-identity.js";
+import { connectionAuthContext, identityOfCertificate, peerIdentity } from "./peer-identity.js";
+import type { AuthContext, CallWithAuthContext, PeerIdentity } from "./peer-identity.js";
 import type { NodeRoleName } from "./roles.js";
 
 /**
@@ -71,16 +71,34 @@ export function authorizationStatus(err: AuthorizationError): grpc.status {
   }
 }
 
+/** A call layer that answers `getAuthContext` (the handler's too) with the context it was given. */
+class KnownAuthCall extends grpc.ServerInterceptingCall {
+  constructor(
+    next: grpc.ServerInterceptingCallInterface,
+    responder: grpc.Responder,
+    private readonly auth: AuthContext,
+  ) {
+    super(next, responder);
+  }
+
+  override getAuthContext(): AuthContext {
+    return this.auth;
+  }
+}
+
 /**
  * A server interceptor applying {@link authorize} to every call before its handler runs (the call's
  * metadata is held back until it passes, so a refused call never reaches the handler). Install with
- * `new grpc.Server({ interceptors: [createAuthorizationInterceptor(…)] })`.
+ * `new grpc.Server({ interceptors: [createAuthorizationInterceptor(…)] })`, first: it reads the
+ * peer certificate once per connection ({@link connectionAuthContext}) and hands that to the later
+ * layers and the handler.
  */
 export function createAuthorizationInterceptor(opts: AuthorizationOptions): grpc.ServerInterceptor {
   return (methodDescriptor, call) => {
+    const auth = connectionAuthContext(call);
     const listener = new grpc.ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
-        const refusal = authorize(methodDescriptor.path, peerIdentity(call), opts);
+        const refusal = authorize(methodDescriptor.path, identityOfCertificate(auth.sslPeerCertificate), opts);
         if (refusal === null) {
           next(metadata);
           return;
@@ -88,7 +106,7 @@ export function createAuthorizationInterceptor(opts: AuthorizationOptions): grpc
         call.sendStatus({ code: authorizationStatus(refusal), details: refusal.message, metadata: new grpc.Metadata() });
       })
       .build();
-    return new grpc.ServerInterceptingCall(call, { start: (next) => next(listener) });
+    return new KnownAuthCall(call, { start: (next) => next(listener) }, auth);
   };
 }
 

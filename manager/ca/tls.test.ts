@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { TLSSocket } from "node:tls";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createAuthorizationInterceptor } from "./authorization.js";
 import type { MethodPolicy } from "./authorization.js";
 import { createKeyAndCsr, createRootCA, parseNodeCertificate, signNodeCertificate } from "./certificates.js";
@@ -139,6 +140,33 @@ describe("NodeTls and the authorization interceptor over real gRPC", () => {
     });
     const manager = await call(port, new NodeTls(managerA).clientCredentials(), "ManagerOnly");
     expect(manager.identity).toEqual({ nodeId: "m1", role: "swarm-manager", clusterId: "cluster-a" });
+  });
+
+  it("reads a connection's peer certificate once, however many calls it carries", async () => {
+    const port = await serve(new NodeTls(managerA).serverCredentials());
+    const reads = vi.spyOn(TLSSocket.prototype, "getPeerCertificate");
+    const serverReads = () => reads.mock.contexts.filter((socket) => (socket as TLSSocket).localPort === port).length;
+    try {
+      const worker = new NodeTls(workerA);
+      const client = new ProbeClient(`127.0.0.1:${port}`, worker.clientCredentials(), { ...managerChannelOptions(), "grpc.use_local_subchannel_pool": 1 });
+      clients.push(client);
+      const anyNode = (): Promise<Answer> =>
+        new Promise((resolve, reject) =>
+          (client["AnyNode"] as (req: Buffer, cb: (err: grpc.ServiceError | null, res?: Buffer) => void) => void).call(client, Buffer.alloc(0), (err, res) =>
+            err ? reject(err) : resolve(JSON.parse(res!.toString()) as Answer),
+          ),
+        );
+      const answers = [await anyNode(), await anyNode(), await anyNode()];
+      expect(answers.map((x) => x.identity?.nodeId)).toEqual(["w1", "w1", "w1"]);
+      expect(answers.every((x) => x.serial === worker.certificate.serial)).toBe(true);
+      expect(serverReads()).toBe(1);
+
+      // Another connection, another certificate: read again, not confused with the first.
+      expect((await call(port, new NodeTls(managerA).clientCredentials(), "ManagerOnly")).identity?.nodeId).toBe("m1");
+      expect(serverReads()).toBe(2);
+    } finally {
+      reads.mockRestore();
+    }
   });
 
   it("refuses a worker calling a manager-only method, and removed nodes", async () => {
