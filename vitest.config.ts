@@ -7,7 +7,7 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["{manager,scheduler,agent,overlay,daemon,cli,proto}/**/*.test.ts", "test/lint/**/*.test.ts"],
+          include: ["{manager,scheduler,agent,overlay,daemon,cli,proto}/**/*.test.ts", "test/lint/**/*.test.ts", "test/sim/**/*.test.ts"],
           testTimeout: 60_000,
         },
       },
@@ -15,7 +15,7 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/**/*.test.ts"],
-          exclude: ["test/lint/**"],
+          exclude: ["test/lint/**", "test/sim/**"],
           testTimeout: 300_000,
           hookTimeout: 120_000,
           fileParallelism: false,

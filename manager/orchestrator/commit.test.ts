@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { Task } from "../../proto/gen/objects.js";
-import { TaskState as S } from "../../proto/gen/types.js";
+import type { Service, Task } from "../../proto/gen/objects.js";
+import { TaskState as S, UpdateState, type UpdateStatus } from "../../proto/gen/types.js";
 import { LocalProposer, MemoryStore, SCHEMAS, StoreError, StoreErrorCode, protoCodec, stampMeta, type Proposer } from "../store/index.js";
 import { commitSteps } from "./commit.js";
 import { step } from "./decisions/plan.js";
@@ -100,5 +100,38 @@ describe("commitSteps", () => {
     proposer.failWith = new StoreError(StoreErrorCode.Unavailable, "no leader");
     const r = await commitSteps(store, [shutdown(seen())]);
     expect(r.failed.map((f) => f.error.message)).toEqual(["no leader"]);
+  });
+
+  describe("service changes", () => {
+    const updating: UpdateStatus = { state: UpdateState.UPDATE_STATE_UPDATING, startedAtUnixMs: 5, completedAtUnixMs: 0, message: "update in progress" };
+    const paused: UpdateStatus = { ...updating, state: UpdateState.UPDATE_STATE_PAUSED, message: "update paused" };
+    const serviceOf = (store: MemoryStore) => store.view((r) => r.get("service", "s")) as unknown as Service;
+    const statusStep = (seen: UpdateStatus | undefined, updateStatus: UpdateStatus, rollback = false, specVersion = 3) =>
+      step("s", { specVersion, service: { seen, updateStatus, rollback } });
+
+    it("writes the update status while the one seen is stored, alone in its transaction", async () => {
+      const { store, proposer, seen } = await setup();
+      const r = await commitSteps(store, [statusStep(undefined, updating), shutdown(seen())]);
+      expect(r.committed).toHaveLength(2);
+      expect(proposer.count).toBe(2);
+      expect(serviceOf(store).updateStatus).toEqual(updating);
+      expect((await commitSteps(store, [statusStep(undefined, paused)])).skipped).toHaveLength(1);
+      expect((await commitSteps(store, [statusStep(updating, paused, false, 2)])).skipped).toHaveLength(1);
+      expect((await commitSteps(store, [statusStep(updating, paused)])).committed).toHaveLength(1);
+      expect(serviceOf(store).updateStatus).toEqual(paused);
+    });
+
+    it("a rollback swaps the spec and the previous spec, with their versions; none to restore: skipped", async () => {
+      const { store } = await setup();
+      const started = { ...updating, state: UpdateState.UPDATE_STATE_ROLLBACK_STARTED };
+      expect((await commitSteps(store, [statusStep(undefined, started, true)])).skipped).toHaveLength(1);
+      await change<Service>(store, "service", "s", (s) => {
+        s.previousSpec = makeService({ id: "s", mode: replicated(1), image: "old" }).spec;
+        s.previousSpecVersion = { index: 1 };
+      });
+      const before = serviceOf(store);
+      expect((await commitSteps(store, [statusStep(undefined, started, true)])).committed).toHaveLength(1);
+      expect(serviceOf(store)).toMatchObject({ spec: before.previousSpec, specVersion: { index: 1 }, previousSpec: before.spec, previousSpecVersion: { index: 3 }, updateStatus: started });
+    });
   });
 });

@@ -1,13 +1,14 @@
 // Commits decided steps in bounded transactions. Each step is staged against the stored state at
 // the time the transaction is built: it applies only while its premises hold (the tasks it changes
 // still have the desired state the decision saw, the service still has the spec version its new
-// tasks were made from); otherwise it is skipped and its decision made again. A transaction that
+// tasks were made from and the update status a status change was decided from); otherwise it is
+// skipped and its decision made again. A transaction that
 // loses an optimistic-concurrency race (a task updated meanwhile by the dispatcher, the allocator
 // or the scheduler) is rebuilt from the new state and retried.
 import { Task, type Service } from "../../proto/gen/objects.js";
-import { TaskState } from "../../proto/gen/types.js";
+import { TaskState, UpdateStatus } from "../../proto/gen/types.js";
 import { StoreError, StoreErrorCode, type MemoryStore, type StoreObject, type Tx } from "../store/index.js";
-import type { Step } from "./decisions/plan.js";
+import type { ServiceChange, Step } from "./decisions/plan.js";
 import { observedState } from "./decisions/task-state.js";
 
 export interface CommitOptions {
@@ -29,11 +30,29 @@ export interface CommitResult {
 
 const obj = (o: object): StoreObject => o as unknown as StoreObject;
 
+const statusBytes = (u: UpdateStatus | undefined): Buffer => Buffer.from(UpdateStatus.encode(UpdateStatus.fromPartial(u ?? {})).finish());
+
+/** The service with `c` applied, or null when the update status it was decided from changed (or there is no spec to roll back to). */
+function changedService(cur: Service, c: ServiceChange): Service | null {
+  if (!statusBytes(cur.updateStatus).equals(statusBytes(c.seen))) return null;
+  if (c.rollback && !cur.previousSpec) return null;
+  const next: Service = { ...cur, meta: cur.meta ? { ...cur.meta } : undefined, updateStatus: UpdateStatus.fromPartial(c.updateStatus) };
+  if (c.rollback) {
+    [next.spec, next.previousSpec] = [cur.previousSpec, cur.spec];
+    [next.specVersion, next.previousSpecVersion] = [cur.previousSpecVersion, cur.specVersion];
+  }
+  return next;
+}
+
 /** Stages `s` in `tx` if its premises hold; false (nothing staged) otherwise. */
 function stage(tx: Tx, s: Step): boolean {
+  let service: Service | null = null;
   if (s.specVersion !== undefined) {
-    const service = tx.get("service", s.serviceId) as unknown as Service | undefined;
-    if (!service || service.pendingDelete || (service.specVersion?.index ?? 0) !== s.specVersion) return false;
+    const cur = tx.get("service", s.serviceId) as unknown as Service | undefined;
+    if (!cur || cur.pendingDelete || (cur.specVersion?.index ?? 0) !== s.specVersion) return false;
+    if (s.service && !(service = changedService(cur, s.service))) return false;
+  } else if (s.service) {
+    throw new Error(`a step changing service ${s.serviceId} names no spec version`);
   }
   const changes: { cur: Task; next: Task }[] = [];
   for (const c of s.change) {
@@ -53,6 +72,7 @@ function stage(tx: Tx, s: Step): boolean {
     removals.push(t.id);
   }
   if (s.create.some((t) => tx.get("task", t.id))) return false;
+  if (service) tx.update("service", obj(service));
   for (const { next } of changes) tx.update("task", obj(next));
   for (const id of removals) tx.remove("task", id);
   for (const t of s.create) tx.create("task", obj({ ...t }));
@@ -64,7 +84,9 @@ function size(s: Step): { actions: number; bytes: number } {
   for (const t of s.create) bytes += Task.encode(t).finish().length;
   for (const c of s.change) bytes += Task.encode(c.task).finish().length;
   bytes += 64 * s.remove.length;
-  return { actions: s.create.length + s.change.length + s.remove.length, bytes };
+  // A step that rewrites the service (its size unknown here) goes in a transaction of its own.
+  if (s.service) bytes = Number.POSITIVE_INFINITY;
+  return { actions: s.create.length + s.change.length + s.remove.length + (s.service ? 1 : 0), bytes };
 }
 
 /** Splits steps into transactions of at most `maxActions` actions and `maxBytes` bytes (a larger step goes alone). */

@@ -7,7 +7,7 @@ import type { LeaderComponent } from "../leader-components.js";
 import { newObjectId } from "../controlapi/index.js";
 import { systemClock, type OrchestratorClock } from "./clock.js";
 import { ConstraintEnforcer } from "./constraint-enforcer.js";
-import { immediateUpdater, type TaskUpdater } from "./decisions/updater.js";
+import { rollingUpdater, type TaskUpdater } from "./decisions/updater.js";
 import { globalMode, jobMode, replicatedMode } from "./modes.js";
 import { ServiceOrchestrator, type OrchestratorMode } from "./service-orchestrator.js";
 import { TaskReaper } from "./task-reaper.js";
@@ -20,7 +20,7 @@ export interface OrchestratorOptions {
   /** Default setTimeout (unref'd). */
   setTimer?: (fn: () => void, ms: number) => unknown;
   clearTimer?: (handle: unknown) => void;
-  /** Replaces dirty tasks; default: all at once, stop-first. */
+  /** Replaces dirty tasks; default: the rolling updater (the service's update and rollback configs). */
   updater?: TaskUpdater;
   /** A write failed for another reason than a lost race (it is retried a second later), or a watch failed. */
   onError?: (component: string, e: Error) => void;
@@ -37,7 +37,7 @@ export function createOrchestrators(store: MemoryStore, opts: OrchestratorOption
     clearTimer: opts.clearTimer ?? systemClock.clearTimer,
   };
   const newId = opts.newId ?? newObjectId;
-  const updater = opts.updater ?? immediateUpdater;
+  const updater = opts.updater ?? rollingUpdater;
   const onError = (name: string) => (e: Error) => opts.onError?.(name, e);
   const service = (mode: OrchestratorMode) => new ServiceOrchestrator(store, mode, { clock, newId, onError: onError(mode.name) });
   return [
@@ -60,9 +60,12 @@ export { reconcileReplicated, chooseSlotsToRemove, type TakenSlot } from "./deci
 export { reconcileGlobal } from "./decisions/global.js";
 export { reconcileReplicatedJob, reconcileGlobalJob, jobLimits, jobIteration } from "./decisions/jobs.js";
 export { nodeEligibility, type NodeEligibility } from "./decisions/eligibility.js";
-export { isTaskDirty, immediateUpdater, type TaskUpdater, type UpdateCandidate } from "./decisions/updater.js";
+export { isTaskDirty } from "./decisions/dirty.js";
+export { rollingUpdater, type TaskUpdater, type UpdateCandidate } from "./decisions/updater.js";
+export { updateRules, rulesOf, DEFAULT_MONITOR_MS, type UpdateRules } from "./decisions/update-config.js";
+export { isUpdating, isRollingBack, awaitsRunningTasks, UPDATE_IN_PROGRESS, UPDATE_COMPLETED, ROLLBACK_COMPLETED } from "./decisions/update-status.js";
 export { restartRules, mayRestart, restartsBefore, replacementStart, gateOpensAtMs, DEFAULT_RESTART_DELAY_MS, type RestartRules, type ReplaceCause } from "./decisions/restart.js";
 export { tasksToReap, historyLimit, isStopped, reapServiceless, DEFAULT_TASK_HISTORY } from "./decisions/reaper.js";
 export { tasksToReject, rejectStep, CONSTRAINTS_ERR, RESOURCES_ERR, REJECTED_MESSAGE, type Rejection } from "./decisions/enforcer.js";
-export type { Decision, Step, TaskChange } from "./decisions/plan.js";
+export type { Decision, Step, TaskChange, ServiceChange } from "./decisions/plan.js";
 export type { ServiceInput } from "./decisions/service-input.js";

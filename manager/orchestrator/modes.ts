@@ -3,13 +3,13 @@ import type { Service } from "../../proto/gen/objects.js";
 import { reconcileGlobal } from "./decisions/global.js";
 import { reconcileGlobalJob, reconcileReplicatedJob } from "./decisions/jobs.js";
 import { reconcileReplicated } from "./decisions/replicated.js";
-import { immediateUpdater, type TaskUpdater } from "./decisions/updater.js";
+import { rollingUpdater, type TaskUpdater } from "./decisions/updater.js";
 import type { OrchestratorMode } from "./service-orchestrator.js";
 
 const modeOf = (s: Service): string | undefined => s.spec?.mode?.$case;
 
 /** Replicated services: slots 1..replicas. */
-export function replicatedMode(updater: TaskUpdater = immediateUpdater): OrchestratorMode {
+export function replicatedMode(updater: TaskUpdater = rollingUpdater): OrchestratorMode {
   return {
     name: "replicated-orchestrator",
     owns: (s) => modeOf(s) === "replicated",
@@ -19,7 +19,7 @@ export function replicatedMode(updater: TaskUpdater = immediateUpdater): Orchest
 }
 
 /** Global services: one task per eligible node. */
-export function globalMode(updater: TaskUpdater = immediateUpdater): OrchestratorMode {
+export function globalMode(updater: TaskUpdater = rollingUpdater): OrchestratorMode {
   return {
     name: "global-orchestrator",
     owns: (s) => modeOf(s) === "global",

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Node, Service, Task } from "../../proto/gen/objects.js";
-import { NodeAvailability, NodeState, TaskState as S } from "../../proto/gen/types.js";
+import { NodeAvailability, NodeState, TaskState as S, UpdateState } from "../../proto/gen/types.js";
 import type { MemoryStore } from "../store/index.js";
 import { globalMode, jobMode, replicatedMode } from "./modes.js";
 import { ServiceOrchestrator, type OrchestratorMode } from "./service-orchestrator.js";
@@ -188,6 +188,76 @@ describe("replicated orchestrator", () => {
     await quiesce(o);
     expect(slotsOf(liveTasks(h.store, "web"))).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
     expect(tasks.every((t) => taskOf(h.store, t.id)?.desiredState === S.TASK_STATE_SHUTDOWN)).toBe(true);
+  });
+});
+
+/** `mode`, counting its decisions. */
+function counting(mode: OrchestratorMode): OrchestratorMode & { decisions: number } {
+  const counted = { ...mode, decisions: 0, decide: (input: Parameters<OrchestratorMode["decide"]>[0]) => (counted.decisions++, mode.decide(input)) };
+  return counted;
+}
+
+describe("replicated orchestrator: which task changes are decided again", () => {
+  const progress = [S.TASK_STATE_ACCEPTED, S.TASK_STATE_PREPARING, S.TASK_STATE_READY, S.TASK_STATE_STARTING, S.TASK_STATE_RUNNING];
+
+  it("ignores a task's progress up to RUNNING, and reacts to its failure", async () => {
+    const mode = counting(replicatedMode());
+    const h = setup(mode);
+    const o = await h.init();
+    await addService(h.store, { id: "web", mode: replicated(2), restart: { delayMs: 0 } });
+    const [a] = await until("2 tasks", () => liveTasks(h.store, "web").length === 2 && liveTasks(h.store, "web"));
+    await quiesce(o);
+    const before = mode.decisions;
+
+    await report(h.store, h.clock, a!.id, S.TASK_STATE_ASSIGNED, "n1");
+    for (const state of progress) await report(h.store, h.clock, a!.id, state);
+    await quiesce(o);
+    expect(mode.decisions).toBe(before);
+
+    await report(h.store, h.clock, a!.id, S.TASK_STATE_FAILED);
+    const replacement = await until("a replacement", () => liveIn(h.store, "web", a!.slot).find((t) => t.id !== a!.id));
+    expect(replacement.desiredState).toBe(S.TASK_STATE_RUNNING);
+    expect(mode.decisions).toBeGreaterThan(before);
+    expect(h.errors).toEqual([]);
+  });
+
+  it("moves a task the scheduler placed on a node drained meanwhile", async () => {
+    const h = setup(replicatedMode());
+    const o = await h.init();
+    await addService(h.store, { id: "web", mode: replicated(1) });
+    const [t] = await until("a task", () => liveTasks(h.store, "web").length === 1 && liveTasks(h.store, "web"));
+    await change<Node>(h.store, "node", "n2", (n) => (n.spec!.availability = NodeAvailability.NODE_AVAILABILITY_DRAIN));
+    await quiesce(o);
+    expect(taskOf(h.store, t!.id)?.desiredState).toBe(S.TASK_STATE_RUNNING);
+
+    await report(h.store, h.clock, t!.id, S.TASK_STATE_ASSIGNED, "n2");
+    const next = await until("a replacement", () => liveIn(h.store, "web", 1).find((x) => x.id !== t!.id));
+    expect(next.desiredState).toBe(S.TASK_STATE_RUNNING);
+    expect(taskOf(h.store, t!.id)?.desiredState).toBe(S.TASK_STATE_SHUTDOWN);
+  });
+
+  it("decides again when a task reaches RUNNING while the service is being updated", async () => {
+    // An updater that leaves the status as it is: only the runner's choice of passes is measured.
+    const mode = counting(replicatedMode({ name: "idle", update: () => undefined }));
+    const h = setup(mode);
+    const o = await h.init();
+    await addService(h.store, { id: "web", mode: replicated(2) });
+    const [a, b] = await until("2 tasks", () => liveTasks(h.store, "web").length === 2 && liveTasks(h.store, "web"));
+    for (const t of [a!, b!]) await report(h.store, h.clock, t.id, S.TASK_STATE_STARTING, "n1");
+    await change<Service>(h.store, "service", "web", (s) => (s.updateStatus = { state: UpdateState.UPDATE_STATE_UPDATING, startedAtUnixMs: h.clock.now(), completedAtUnixMs: 0, message: "" }));
+    await quiesce(o);
+    const before = mode.decisions;
+
+    await report(h.store, h.clock, a!.id, S.TASK_STATE_RUNNING);
+    await quiesce(o);
+    expect(mode.decisions).toBe(before + 1);
+
+    await change<Service>(h.store, "service", "web", (s) => (s.updateStatus!.state = UpdateState.UPDATE_STATE_COMPLETED));
+    await quiesce(o);
+    const after = mode.decisions;
+    await report(h.store, h.clock, b!.id, S.TASK_STATE_RUNNING);
+    await quiesce(o);
+    expect(mode.decisions).toBe(after);
   });
 });
 

@@ -3,14 +3,19 @@
 // snapshot and commits its steps. A step that cannot be applied (its premises changed) makes the
 // service's decision be made again. A decision that waits for a restart delay sets a timer; after a
 // change of leader the first pass looks at every service, so READY-gated tasks whose delay is over
-// start at once and the others get timers.
+// start at once and the others get timers. A task's progress toward RUNNING does not concern its
+// service (task-change.ts), unless it lands on a node that cannot run it or the service is being
+// updated.
 import type { Cluster, Node, Service, Task } from "../../proto/gen/objects.js";
 import type { MemoryStore, ReadView, StoreEvent } from "../store/index.js";
 import { Alarm, type OrchestratorClock } from "./clock.js";
 import { commitSteps } from "./commit.js";
 import type { Decision, Step } from "./decisions/plan.js";
 import type { ServiceInput } from "./decisions/service-input.js";
+import { awaitsRunningTasks } from "./decisions/update-status.js";
+import { nodeFailure } from "./decisions/task-state.js";
 import { LeaderLoop } from "./leader-loop.js";
+import { classifyTaskUpdate } from "./task-change.js";
 
 /** What distinguishes one service orchestrator from another. */
 export interface OrchestratorMode {
@@ -31,11 +36,18 @@ export interface ServiceOrchestratorOptions {
 
 const as = <T>(o: unknown): T => o as T;
 
+/** Whether the service's decision waits for tasks to run: an update or rollback in progress, or paused with start-first replacements on their way. */
+const isBeingUpdated = (service: Service | undefined): boolean => service !== undefined && awaitsRunningTasks(service);
+
 export class ServiceOrchestrator extends LeaderLoop {
   readonly name: string;
   private everything = false;
   private readonly services = new Set<string>();
   private readonly nodes = new Set<string>();
+  /** Nodes tasks were just placed on → those tasks' services: decided only if the node cannot run tasks. */
+  private readonly placedOn = new Map<string, Set<string>>();
+  /** Services some of whose tasks just reached RUNNING: decided only while being updated. */
+  private readonly reachedRunning = new Set<string>();
   /** When each service's decision asked to be made again (restart delays). */
   private readonly wakeAt = new Map<string, number>();
   private readonly alarm: Alarm;
@@ -58,12 +70,22 @@ export class ServiceOrchestrator extends LeaderLoop {
     if (e.type === "commit") return;
     const o = e.type === "remove" ? e.old : e.object;
     if (e.kind === "service") this.services.add(o.id);
-    else if (e.kind === "task") this.services.add(as<Task>(o).serviceId);
+    else if (e.kind === "task") this.collectTask(as<Task>(o), e.type === "update" ? as<Task>(e.old) : null);
     else if (e.kind === "node") this.nodes.add(o.id);
   }
 
+  private collectTask(task: Task, old: Task | null): void {
+    const kind = old ? classifyTaskUpdate(old, task) : "changed";
+    if (kind === "changed") this.services.add(task.serviceId);
+    else if (kind === "reached-running") this.reachedRunning.add(task.serviceId);
+    else if (kind === "placed") {
+      const services = this.placedOn.get(task.nodeId) ?? new Set<string>();
+      this.placedOn.set(task.nodeId, services.add(task.serviceId));
+    }
+  }
+
   protected hasWork(): boolean {
-    return this.everything || this.services.size > 0 || this.nodes.size > 0;
+    return this.everything || this.services.size > 0 || this.nodes.size > 0 || this.placedOn.size > 0 || this.reachedRunning.size > 0;
   }
 
   protected reset(): void {
@@ -71,6 +93,8 @@ export class ServiceOrchestrator extends LeaderLoop {
     this.everything = false;
     this.services.clear();
     this.nodes.clear();
+    this.placedOn.clear();
+    this.reachedRunning.clear();
     this.wakeAt.clear();
   }
 
@@ -81,9 +105,17 @@ export class ServiceOrchestrator extends LeaderLoop {
     if (this.everything) for (const s of all) ids.add(s.id);
     for (const nodeId of this.nodes) for (const t of r.find("task", "node", nodeId)) ids.add(as<Task>(t).serviceId);
     if (this.nodes.size > 0) for (const s of all) if (this.mode.owns(s) && this.mode.followsAllNodes(s)) ids.add(s.id);
+    for (const [nodeId, services] of this.placedOn) {
+      if (nodeFailure(as<Node | undefined>(r.get("node", nodeId)))) for (const id of services) ids.add(id);
+    }
+    for (const id of this.reachedRunning) {
+      if (isBeingUpdated(as<Service | undefined>(r.get("service", id)))) ids.add(id);
+    }
     this.everything = false;
     this.services.clear();
     this.nodes.clear();
+    this.placedOn.clear();
+    this.reachedRunning.clear();
     ids.delete("");
     return ids;
   }

@@ -2,7 +2,7 @@
 // stamped by that clock, object fixtures, an agent's status reports and bounded polling. Not part
 // of the API.
 import { Node, Service, Task, type Cluster } from "../../proto/gen/objects.js";
-import { NodeAvailability, NodeMembership, NodeState, TaskState, type RestartPolicy } from "../../proto/gen/types.js";
+import { NodeAvailability, NodeMembership, NodeState, TaskState, type RestartPolicy, type UpdateConfig, type UpdateStatus } from "../../proto/gen/types.js";
 import type { ServiceSpec } from "../../proto/gen/specs.js";
 import { LocalProposer, MemoryStore, SCHEMAS, protoCodec, stampMeta, type StoreObject } from "../store/index.js";
 import type { OrchestratorClock } from "./clock.js";
@@ -70,21 +70,31 @@ export interface ServiceFixture {
   image?: string;
   specVersion?: number;
   jobIteration?: number;
+  update?: Partial<UpdateConfig>;
+  rollback?: Partial<UpdateConfig>;
+  updateStatus?: Partial<UpdateStatus>;
+  /** The previous spec: the same but for its image (and no update status), at this spec version. */
+  previous?: { image: string; specVersion: number };
 }
 
 export function makeService(f: ServiceFixture): Service {
+  const spec = (image: string) => ({
+    annotations: { name: f.id },
+    mode: f.mode,
+    task: {
+      runtime: { $case: "container" as const, container: { image } },
+      ...(f.restart ? { restart: f.restart } : {}),
+      ...(f.constraints ? { placement: { constraints: f.constraints } } : {}),
+    },
+    ...(f.update ? { update: f.update } : {}),
+    ...(f.rollback ? { rollback: f.rollback } : {}),
+  });
   return Service.fromPartial({
     id: f.id,
-    spec: {
-      annotations: { name: f.id },
-      mode: f.mode,
-      task: {
-        runtime: { $case: "container", container: { image: f.image ?? "busybox" } },
-        ...(f.restart ? { restart: f.restart } : {}),
-        ...(f.constraints ? { placement: { constraints: f.constraints } } : {}),
-      },
-    },
+    spec: spec(f.image ?? "busybox"),
     specVersion: { index: f.specVersion ?? 1 },
+    ...(f.previous ? { previousSpec: spec(f.previous.image), previousSpecVersion: { index: f.previous.specVersion } } : {}),
+    ...(f.updateStatus ? { updateStatus: f.updateStatus } : {}),
     ...(f.jobIteration !== undefined ? { jobStatus: { jobIteration: { index: f.jobIteration }, lastExecutionUnixMs: 0 } } : {}),
   });
 }

@@ -213,6 +213,20 @@ describe("SchedulerRunner", () => {
     expect(assigned(store, "t1")).toBe(true);
   });
 
+  it("is not held back by status reports of placed tasks", async () => {
+    vi.useFakeTimers();
+    const { store } = newStore();
+    await seed(store, [{ id: "a" }], [{ id: "busy", nodeId: "a", state: TaskState.TASK_STATE_RUNNING }]);
+    start(store, { debounceMs: 50, maxDelayMs: 1_000 });
+    await seed(store, [], [{ id: "t1" }]);
+    // A status report every 20 ms: placed tasks' writes are no reason to wait.
+    for (let i = 0; i < 3; i++) {
+      await vi.advanceTimersByTimeAsync(20);
+      await changeTask(store, "busy", (t) => (t.status!.message = `report ${i}`));
+    }
+    expect(assigned(store, "t1")).toBe(true);
+  });
+
   it("stops promptly: no timer left, nothing written after stop", async () => {
     vi.useFakeTimers();
     const { store, proposer } = newStore();

@@ -1,6 +1,7 @@
 // The scheduler runner: a leader component that follows tasks and nodes in the store and places
-// PENDING tasks with the pure scheduler (scheduler/). After a change it waits for a quiet gap in events
-// (debounceMs, at most maxDelayMs after the first), schedules everything queued over a fresh snapshot,
+// PENDING tasks with the pure scheduler (scheduler/). After a change it waits for a quiet gap in the
+// events that give it work (debounceMs, at most maxDelayMs after the first; agents' status reports and
+// its own writes do not count), schedules everything queued over a fresh snapshot,
 // and commits the decisions in bounded transactions, each task re-read there; a transaction that loses
 // a race (a task changed or removed between build and apply) is queued again whole.
 // Unschedulable tasks are parked (their err written once) until a node changes or a task frees room.
@@ -19,7 +20,7 @@ const RETRY_MS = 1_000;
 export interface SchedulerRunnerOptions {
   /** Wall clock for status timestamps and failure times (default Date.now). */
   now?: () => number;
-  /** Quiet gap in events before a pass (default 50 ms). */
+  /** Quiet gap in the events that give it work (tasks to place, nodes, freed room) before a pass (default 50 ms). */
   debounceMs?: number;
   /** Longest wait from the first change to a pass (default 1 s). */
   maxDelayMs?: number;
@@ -101,8 +102,8 @@ export class SchedulerRunner implements LeaderComponent {
 
   private onEvent(e: StoreEvent): void {
     if (e.type === "commit") return;
-    this.lastEventAt = performance.now();
     if (e.kind === "node") {
+      this.lastEventAt = performance.now();
       this.retryParked();
     } else {
       const change = taskChange(e, (id) => this.parked.has(id));
@@ -116,6 +117,7 @@ export class SchedulerRunner implements LeaderComponent {
         this.queued.add(change.consider);
       }
       if (change.freed) this.retryParked();
+      if (change.consider !== undefined || change.freed) this.lastEventAt = performance.now();
     }
     this.wake();
   }

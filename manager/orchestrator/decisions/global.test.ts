@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Node, Task } from "../../../proto/gen/objects.js";
-import { NodeAvailability as A, NodeState as N, TaskState as S } from "../../../proto/gen/types.js";
+import { NodeAvailability as A, NodeState as N, TaskState as S, UpdateState } from "../../../proto/gen/types.js";
 import { global, makeNode, makeService, makeTask, serviceInput } from "../test-support.js";
 import { nodeEligibility } from "./eligibility.js";
 import { reconcileGlobal } from "./global.js";
@@ -83,7 +83,8 @@ describe("reconcileGlobal", () => {
   });
 
   it("replaces dirty tasks on their node", () => {
-    const svc = makeService({ id: "s", mode: global, specVersion: 2, image: "nginx" });
+    const updateStatus = { state: UpdateState.UPDATE_STATE_UPDATING, startedAtUnixMs: 0 };
+    const svc = makeService({ id: "s", mode: global, specVersion: 2, image: "nginx", updateStatus });
     const d = reconcileGlobal(serviceInput(svc, [on("t", "a")], [makeNode({ id: "a" })], NOW));
     expect(summary(d)).toEqual(["t → TASK_STATE_SHUTDOWN", "create on a slot 0 TASK_STATE_RUNNING"]);
   });

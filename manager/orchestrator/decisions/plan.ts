@@ -1,8 +1,9 @@
-// What a decision returns: steps, each a set of task writes committed all or nothing, and the time
-// the decision wants to be made again (a restart delay ending). The runners commit steps; a step
-// whose premises changed meanwhile is dropped and the decision made again from the new state.
+// What a decision returns: steps, each a set of writes (tasks, and the service's update status)
+// committed all or nothing, and the time the decision wants to be made again (a restart delay, an
+// update's delay or monitor window ending). The runners commit steps; a step whose premises changed
+// meanwhile is dropped and the decision made again from the new state.
 import type { Task } from "../../../proto/gen/objects.js";
-import type { TaskState, TaskStatus } from "../../../proto/gen/types.js";
+import type { TaskState, TaskStatus, UpdateStatus } from "../../../proto/gen/types.js";
 
 /**
  * A change of one stored task: raise its desired state and/or set its observed status. It applies
@@ -16,16 +17,30 @@ export interface TaskChange {
   status?: TaskStatus;
 }
 
+/**
+ * A change of the service's update status, and for an automatic rollback of its spec (the spec and
+ * the previous spec swap, with their versions). It applies only while the stored service has the
+ * update status the decision saw (and the step's spec version, which such a step always names).
+ */
+export interface ServiceChange {
+  /** The update status the decision saw (undefined: none). */
+  seen: UpdateStatus | undefined;
+  updateStatus: UpdateStatus;
+  /** Restore the previous spec; the step is dropped if there is none. */
+  rollback: boolean;
+}
+
 /** Writes committed together. */
 export interface Step {
   /** The service the step is about: its decision is made again when the step cannot be applied. */
   serviceId: string;
-  /** For steps that create tasks: the service's spec version they were made from (the step is dropped if it changed). */
+  /** For steps that create tasks or change the service: the service's spec version they were made from (the step is dropped if it changed). */
   specVersion?: number;
   create: Task[];
   change: TaskChange[];
   /** Tasks to delete; each only while its desired and observed states are those seen. */
   remove: Task[];
+  service?: ServiceChange;
 }
 
 /** A decision: the steps to commit and when to decide again (null: only when something changes). */
@@ -35,7 +50,14 @@ export interface Decision {
 }
 
 export function step(serviceId: string, parts: Partial<Omit<Step, "serviceId">> = {}): Step {
-  return { serviceId, create: parts.create ?? [], change: parts.change ?? [], remove: parts.remove ?? [], ...(parts.specVersion !== undefined ? { specVersion: parts.specVersion } : {}) };
+  return {
+    serviceId,
+    create: parts.create ?? [],
+    change: parts.change ?? [],
+    remove: parts.remove ?? [],
+    ...(parts.specVersion !== undefined ? { specVersion: parts.specVersion } : {}),
+    ...(parts.service ? { service: parts.service } : {}),
+  };
 }
 
 /** A step that raises the desired state of tasks (stop, remove, start a gated task). */
@@ -51,7 +73,7 @@ export class DecisionBuilder {
   private readonly touched = new Set<string>();
 
   add(s: Step): void {
-    if (s.create.length + s.change.length + s.remove.length === 0) return;
+    if (s.create.length + s.change.length + s.remove.length === 0 && !s.service) return;
     this.steps.push(s);
     for (const c of s.change) this.touched.add(c.task.id);
     for (const t of s.remove) this.touched.add(t.id);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Task } from "../../../proto/gen/objects.js";
-import { NodeAvailability, NodeState, RestartCondition, TaskState as S } from "../../../proto/gen/types.js";
+import { NodeAvailability, NodeState, RestartCondition, TaskState as S, UpdateState } from "../../../proto/gen/types.js";
 import { makeNode, makeService, makeTask, replicated, serviceInput } from "../test-support.js";
 import type { Decision } from "./plan.js";
 import { chooseSlotsToRemove, reconcileReplicated, type TakenSlot } from "./replicated.js";
@@ -132,9 +132,17 @@ describe("reconcileReplicated: restarts", () => {
 });
 
 describe("reconcileReplicated: spec changes", () => {
+  const updating = { updateStatus: { state: UpdateState.UPDATE_STATE_UPDATING, startedAtUnixMs: 0 }, update: { parallelism: 0 } };
+
+  it("starts an update when tasks are dirty, replacing nothing yet", () => {
+    const d = decide(1, [running("a", 1, "n1", { specVersion: 1, image: "busybox" })], { specVersion: 2, image: "nginx" });
+    expect(summary(d)).toEqual([]);
+    expect(d.steps.map((s) => s.service?.updateStatus.state)).toEqual([UpdateState.UPDATE_STATE_UPDATING]);
+  });
+
   it("replaces dirty tasks in their slots, stop-first, and leaves clean ones", () => {
     const tasks = [running("a", 1, "n1", { specVersion: 1, image: "busybox" }), running("b", 2, "n2", { specVersion: 1, image: "busybox" })];
-    const d = decide(2, [tasks[0]!, { ...tasks[1]!, specVersion: { index: 2 } }], { specVersion: 2, image: "nginx" });
+    const d = decide(2, [tasks[0]!, { ...tasks[1]!, specVersion: { index: 2 } }], { specVersion: 2, image: "nginx", ...updating });
     expect(summary(d)).toEqual(["a → TASK_STATE_SHUTDOWN", "create slot 1 TASK_STATE_RUNNING"]);
     expect(d.steps[0]!.create[0]!.spec?.runtime).toEqual({ $case: "container", container: expect.objectContaining({ image: "nginx" }) });
   });
@@ -142,6 +150,6 @@ describe("reconcileReplicated: spec changes", () => {
   it("replaces a held task when the spec changes", () => {
     const restart = { condition: RestartCondition.RESTART_CONDITION_NONE };
     const held = running("a", 1, "n1", { state: S.TASK_STATE_FAILED, desired: S.TASK_STATE_SHUTDOWN, restart });
-    expect(summary(decide(1, [held], { restart, specVersion: 2, image: "nginx" }))).toEqual(["create slot 1 TASK_STATE_RUNNING"]);
+    expect(summary(decide(1, [held], { restart, specVersion: 2, image: "nginx", ...updating }))).toEqual(["create slot 1 TASK_STATE_RUNNING"]);
   });
 });

@@ -3,7 +3,7 @@
 // exited and may not restart. Stopped tasks are replaced per the restart policy, tasks on failed
 // nodes are moved, missing slots get new tasks, extra slots are removed (desired REMOVE) choosing
 // non-running tasks first, then tasks on the nodes with most of the service's tasks. Dirty tasks
-// go to the updater. Pure.
+// go to the updater (rolling by default). Pure.
 import type { Task } from "../../../proto/gen/objects.js";
 import { TaskState } from "../../../proto/gen/types.js";
 import { DecisionBuilder, desire, type Decision } from "./plan.js";
@@ -11,7 +11,7 @@ import type { ServiceInput } from "./service-input.js";
 import { judgeSlot, slotsByNumber, type Slot, type SlotVerdict } from "./slots.js";
 import { createTask, releaseGates, replaceTask, stopTasks } from "./task-actions.js";
 import { nodeFailure, observedState } from "./task-state.js";
-import { immediateUpdater, type TaskUpdater, type UpdateCandidate } from "./updater.js";
+import { rollingUpdater, type TaskUpdater, type UpdateCandidate } from "./updater.js";
 
 /** A taken slot and what it needs. */
 export interface TakenSlot {
@@ -45,16 +45,16 @@ export function chooseSlotsToRemove(slots: readonly TakenSlot[], count: number):
   return chosen;
 }
 
-export function reconcileReplicated(input: ServiceInput, updater: TaskUpdater = immediateUpdater): Decision {
+export function reconcileReplicated(input: ServiceInput, updater: TaskUpdater = rollingUpdater): Decision {
   const mode = input.service.spec?.mode;
   const replicas = mode?.$case === "replicated" ? mode.replicated.replicas : 0;
   const b = new DecisionBuilder();
   const failureOf = (t: Task) => (t.nodeId ? nodeFailure(input.node(t.nodeId)) : null);
 
-  const taken: (TakenSlot & { extras: Task[] })[] = [];
+  const taken: (TakenSlot & { extras: Task[]; aside: Task[] })[] = [];
   for (const slot of slotsByNumber(input.tasks)) {
-    const { verdict, extras } = judgeSlot(slot, { job: false, nodeFailure: failureOf });
-    if (verdict.kind !== "vacant") taken.push({ slot, verdict, extras });
+    const { verdict, extras, aside } = judgeSlot(slot, { job: false, nodeFailure: failureOf });
+    if (verdict.kind !== "vacant") taken.push({ slot, verdict, extras, aside });
   }
 
   const removed = new Set(chooseSlotsToRemove(taken, taken.length - replicas));
@@ -62,11 +62,11 @@ export function reconcileReplicated(input: ServiceInput, updater: TaskUpdater = 
   const kept = taken.filter((s) => !removed.has(s));
 
   const candidates: UpdateCandidate[] = [];
-  for (const { slot, verdict, extras } of kept) {
+  for (const { slot, verdict, extras, aside } of kept) {
     stopTasks(input, b, extras);
     if (verdict.kind === "replace") replaceTask(input, b, { slot: slot.slot, nodeId: "" }, verdict.task, verdict.cause);
     else if (verdict.kind === "retire") stopTasks(input, b, [verdict.task]);
-    else candidates.push({ slot, task: verdict.task });
+    else candidates.push({ slot, task: verdict.task, aside });
   }
   updater.update(input, candidates, b);
 

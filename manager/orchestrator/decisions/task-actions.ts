@@ -8,7 +8,7 @@ import { gateOpensAtMs, replacementStart, type ReplaceCause } from "./restart.js
 import type { ServiceInput } from "./service-input.js";
 import type { Slot } from "./slots.js";
 import { newTask } from "./task-factory.js";
-import { hasEnded } from "./task-state.js";
+import { hasEnded, isLive } from "./task-state.js";
 
 /** Where a new task goes: its slot number and, in global modes, its node. */
 export interface Place {
@@ -29,9 +29,9 @@ function make(input: ServiceInput, place: Place, desiredState: TaskState): Task 
 
 const specVersionOf = (input: ServiceInput): number => input.service.specVersion?.index ?? 0;
 
-/** A new task in `place`, desired RUNNING; `old` (if any) is shut down in the same step. */
-export function createTask(input: ServiceInput, b: DecisionBuilder, place: Place, old?: Task): void {
-  const change = old && old.desiredState < TaskState.TASK_STATE_SHUTDOWN ? [{ task: old, desiredState: TaskState.TASK_STATE_SHUTDOWN }] : [];
+/** A new task in `place`, desired RUNNING; the live tasks of `stop` are shut down in the same step. */
+export function createTask(input: ServiceInput, b: DecisionBuilder, place: Place, stop: readonly Task[] = []): void {
+  const change = stop.filter(isLive).map((task) => ({ task, desiredState: TaskState.TASK_STATE_SHUTDOWN }));
   b.add(step(input.service.id, { specVersion: specVersionOf(input), create: [make(input, place, TaskState.TASK_STATE_RUNNING)], change }));
 }
 
