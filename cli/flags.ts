@@ -4,6 +4,7 @@
 import { FlagValueError } from "./errors.js";
 import { DurationSyntaxError, parseDuration } from "./output/duration.js";
 import { parseMemoryBytes, parseNanoCpus } from "./output/units.js";
+import { ShellWordsError, splitShellWords } from "./shell-words.js";
 
 /** One of a fixed set of words, mapped to its value (e.g. a proto enum). */
 export function choiceFlag<T>(flag: string, choices: Readonly<Record<string, T>>): (value: string) => T {
@@ -62,6 +63,27 @@ export function cpusFlag(flag: string): (value: string) => number {
   };
 }
 
+/** A fraction from 0 to 1 ("0.2"), as docker's failure ratios. */
+export function ratioFlag(flag: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\+?(\d+\.?\d*|\.\d+)$/.test(value) || n > 1) throw new FlagValueError(flag, value, "must be a number from 0 to 1, such as 0.2");
+    return n;
+  };
+}
+
+/** A command line split into words as a shell would ("sh -c 'echo hi'" → sh, -c, echo hi). */
+export function wordsFlag(flag: string): (value: string) => string[] {
+  return (value) => {
+    try {
+      return splitShellWords(value);
+    } catch (e) {
+      if (e instanceof ShellWordsError) throw new FlagValueError(flag, value, e.message);
+      throw e;
+    }
+  };
+}
+
 const TRUE = new Set(["1", "t", "T", "true", "TRUE", "True"]);
 const FALSE = new Set(["0", "f", "F", "false", "FALSE", "False"]);
 
@@ -72,6 +94,11 @@ export function boolFlag(flag: string): (value: string) => boolean {
     if (FALSE.has(value)) return false;
     throw new FlagValueError(flag, value, "must be true or false");
   };
+}
+
+/** A repeatable flag whose values are parsed one by one (a value may stand for several items) into one list. */
+export function collectFlag<T>(parse: (value: string) => T | T[]): (value: string, previous: T[] | undefined) => T[] {
+  return (value, previous) => [...(previous ?? []), ...([] as T[]).concat(parse(value))];
 }
 
 /** A repeatable flag: every value, in order, each checked by `check` (which may throw). */

@@ -1,4 +1,5 @@
-// `swarm service …`: create, ls, ps, inspect, scale, rm and logs (each in commands/service/).
+// `swarm service …`: create, ls, ps, inspect, update, rollback, scale, rm and logs (each in
+// commands/service/).
 // The group turns on positional options so that `create IMAGE COMMAND -x` passes `-x` to the
 // container's command instead of reading it as a flag, as docker does.
 import type { Command } from "commander";
@@ -9,10 +10,22 @@ import { registerLogs } from "./service/logs.js";
 import { registerLs } from "./service/ls.js";
 import { registerPs } from "./service/ps.js";
 import { registerRm } from "./service/rm.js";
+import { registerRollback } from "./service/rollback.js";
 import { registerScale } from "./service/scale.js";
+import { registerUpdate } from "./service/update.js";
 
 /** Adds `service` and its subcommands. */
 export function registerServiceCommands(program: Command, ctx: CommandContext): void {
   const service = program.command("service").description("Manage swarm services").enablePositionalOptions();
-  for (const register of [registerCreate, registerInspect, registerLogs, registerLs, registerPs, registerRm, registerScale]) register(service, ctx);
+  for (const register of [
+    registerCreate,
+    registerInspect,
+    registerLogs,
+    registerLs,
+    registerPs,
+    registerRm,
+    registerRollback,
+    registerScale,
+    registerUpdate,
+  ]) register(service, ctx);
 }

@@ -1,8 +1,16 @@
 // Test kit for `swarm service …`: services, tasks and nodes built from a few fields, and a fake
-// swarmd whose ListTasks plays a script (one answer per call, the last one repeating), so progress
-// tests step through a service converging one poll at a time.
+// swarmd whose ListTasks (and, for updates, GetService) play a script (one answer per call, the
+// last one repeating), so progress tests step through a service converging one poll at a time.
 import * as grpc from "@grpc/grpc-js";
-import { CreateServiceResponse, GetServiceResponse, ListNodesResponse, ListServicesResponse, ListTasksResponse, type ListTasksRequest } from "../../proto/gen/control.js";
+import {
+  CreateServiceResponse,
+  GetServiceResponse,
+  ListNodesResponse,
+  ListServicesResponse,
+  ListTasksResponse,
+  type GetServiceRequest,
+  type ListTasksRequest,
+} from "../../proto/gen/control.js";
 import { Node, Service, Task, type DeepPartial } from "../../proto/gen/objects.js";
 import type { ServiceSpec } from "../../proto/gen/specs.js";
 import { NodeState, TaskState } from "../../proto/gen/types.js";
@@ -36,19 +44,33 @@ export function service(fields: { id?: string; name?: string; replicas?: number;
   return Service.fromPartial(partial);
 }
 
+/** What task() builds a task from. */
+export interface TaskFields {
+  slot?: number;
+  node?: Node;
+  state: TaskState;
+  desired?: TaskState;
+  err?: string;
+  at?: number;
+  created?: number;
+  serviceId?: string;
+  iteration?: number;
+  /** The spec version it was made from; default 0. */
+  specVersion?: number;
+  /** Its container's image; default nginx:1.27 with a digest. */
+  image?: string;
+}
+
 /** A task of svc1 (slot `slot`, on `node`) in `state`, desired RUNNING unless said. */
-export function task(
-  id: string,
-  fields: { slot?: number; node?: Node; state: TaskState; desired?: TaskState; err?: string; at?: number; created?: number; serviceId?: string; iteration?: number },
-): Task {
+export function task(id: string, fields: TaskFields): Task {
   return Task.fromPartial({
     id,
     meta: { createdAtUnixMs: fields.created ?? NOW },
     serviceId: fields.serviceId ?? "svc1xxxxxxxxxxxxxxxxxxxxx",
     slot: fields.slot ?? 0,
     nodeId: fields.node?.id ?? "",
-    spec: { runtime: { $case: "container", container: { image: "nginx:1.27@sha256:0123456789abcdef0123456789abcdef" } } },
-    specVersion: { index: 0 },
+    spec: { runtime: { $case: "container", container: { image: fields.image ?? "nginx:1.27@sha256:0123456789abcdef0123456789abcdef" } } },
+    specVersion: { index: fields.specVersion ?? 0 },
     desiredState: fields.desired ?? TaskState.TASK_STATE_RUNNING,
     status: { state: fields.state, err: fields.err ?? "", timestampUnixMs: fields.at ?? NOW },
     jobIteration: fields.iteration === undefined ? undefined : { index: fields.iteration },
@@ -59,6 +81,12 @@ export function task(
 export function scriptedTasks(frames: Task[][]): (req: ListTasksRequest) => ListTasksResponse {
   let call = 0;
   return () => ListTasksResponse.fromPartial({ tasks: frames[Math.min(call++, frames.length - 1)] });
+}
+
+/** A GetService handler answering `frames[i]` on its i-th call (the last frame from then on). */
+export function scriptedServices(frames: Service[]): (req: GetServiceRequest) => GetServiceResponse {
+  let call = 0;
+  return () => GetServiceResponse.fromPartial({ service: frames[Math.min(call++, frames.length - 1)] });
 }
 
 /**

@@ -4,7 +4,7 @@ import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { CreateServiceRequest } from "../../../proto/gen/control.js";
 import { ContainerSpec, ServiceSpec, type DeepPartial } from "../../../proto/gen/specs.js";
-import { BindPropagation, MountType, PortProtocol, PublishMode, RestartCondition } from "../../../proto/gen/types.js";
+import { BindPropagation, MountType, PortProtocol, PublishMode, RestartCondition, UpdateFailureAction, UpdateOrder } from "../../../proto/gen/types.js";
 import { runCli, type FakeSwarmd } from "../../testing/fake-swarmd.js";
 import { serviceCluster } from "../../testing/service-fixtures.js";
 
@@ -143,6 +143,35 @@ describe("service create: the spec sent", () => {
     expect((await create(["--health-retries", "2", "nginx"])).specs[0]!.task!.runtime).toEqual(container({ healthcheck: { retries: 2 } }));
   });
 
+  it("--update-* and --rollback-* set the update and rollback configs, the defaults filling what is not given", async () => {
+    const { result, specs } = await create([
+      "--update-parallelism", "2", "--update-delay", "10s", "--update-failure-action", "rollback", "--update-monitor", "30s",
+      "--update-max-failure-ratio", "0.25", "--update-order", "start-first",
+      "--rollback-parallelism", "0", "--rollback-failure-action", "continue",
+      "nginx",
+    ]);
+    expect(result.stderr).toBe("");
+    expect(specs[0]!.update).toEqual({
+      parallelism: 2,
+      delayMs: 10_000,
+      failureAction: UpdateFailureAction.UPDATE_FAILURE_ACTION_ROLLBACK,
+      monitorMs: 30_000,
+      maxFailureRatio: 0.25,
+      order: UpdateOrder.UPDATE_ORDER_START_FIRST,
+    });
+    expect(specs[0]!.rollback).toEqual({
+      parallelism: 0,
+      delayMs: 0,
+      failureAction: UpdateFailureAction.UPDATE_FAILURE_ACTION_CONTINUE,
+      monitorMs: undefined,
+      maxFailureRatio: 0,
+      order: UpdateOrder.UPDATE_ORDER_STOP_FIRST,
+    });
+    await fake!.close();
+    const none = await create(["nginx"]);
+    expect([none.specs[0]!.update, none.specs[0]!.rollback]).toEqual([undefined, undefined]);
+  });
+
   it("makes a relative bind source absolute", async () => {
     const { specs } = await create(["--mount", "type=bind,src=./data,dst=/data", "nginx"]);
     const rt = specs[0]!.task!.runtime;
@@ -190,6 +219,11 @@ describe("service create: bad flags are refused before anything is sent", () => 
     [["--total-completions", "2"], "total-completions can only be used with replicated-job mode (the service is replicated)"],
     [["--mode", "replicated-job", "--replicas", "2", "--total-completions", "3"], "--replicas and --total-completions both set a replicated job's total completions: give one"],
     [["--no-healthcheck", "--health-cmd", "true"], "--no-healthcheck conflicts with --health-* options"],
+    [["--update-failure-action", "retry"], 'invalid argument "retry" for "--update-failure-action" flag: must be one of pause, continue, rollback'],
+    [["--rollback-failure-action", "rollback"], 'invalid argument "rollback" for "--rollback-failure-action" flag: must be one of pause, continue'],
+    [["--update-order", "first"], 'invalid argument "first" for "--update-order" flag: must be one of stop-first, start-first'],
+    [["--rollback-max-failure-ratio", "2"], 'invalid argument "2" for "--rollback-max-failure-ratio" flag: must be a number from 0 to 1, such as 0.2'],
+    [["--update-monitor", "5"], 'invalid argument "5" for "--update-monitor" flag: time: missing unit in duration "5"'],
   ])("%j", async (args, message) => {
     expect(await runCli(["service", "create", ...args, "nginx"], { host: "unix:///nonexistent/swarmd.sock" })).toEqual({
       code: 1,

@@ -5,7 +5,7 @@
 import type { Command } from "commander";
 import type { CommandContext } from "../../context.js";
 import { CliError } from "../../errors.js";
-import { choiceFlag, keyValueListFlag, listFlag } from "../../flags.js";
+import { choiceFlag, collectFlag, keyValueListFlag, listFlag } from "../../flags.js";
 import { SERVICE_MODES, createServiceSpec, type CreateFlags } from "./create-spec.js";
 import { checkEnvFlag } from "./env-flags.js";
 import { parseMount } from "./mount-flag.js";
@@ -14,11 +14,6 @@ import { waitForConvergence } from "./progress.js";
 import { parsePublish } from "./publish-flag.js";
 import { randomServiceName } from "./random-name.js";
 import { addSpecOptions } from "./spec-flags.js";
-
-/** A repeatable flag whose values are parsed one by one into a list. */
-function collect<T>(parse: (value: string) => T | T[]): (value: string, previous: T[] | undefined) => T[] {
-  return (value, previous) => [...(previous ?? []), ...([] as T[]).concat(parse(value))];
-}
 
 /** Adds `service create`. */
 export function registerCreate(service: Command, ctx: CommandContext): void {
@@ -31,14 +26,14 @@ export function registerCreate(service: Command, ctx: CommandContext): void {
     .passThroughOptions()
     .option("--name <string>", "Service name")
     .option("--mode <string>", 'Service mode ("replicated", "global", "replicated-job", "global-job")', choiceFlag("--mode", SERVICE_MODES), "replicated")
-    .option("-e, --env <list>", "Set environment variables", collect(checkEnvFlag))
+    .option("-e, --env <list>", "Set environment variables", collectFlag((v) => checkEnvFlag(v)))
     .option("--env-file <list>", "Read in a file of environment variables", listFlag())
     .option("-l, --label <list>", "Service labels", keyValueListFlag("--label"))
     .option("--container-label <list>", "Container labels", keyValueListFlag("--container-label"))
-    .option("--constraint <list>", "Placement constraints", collect(checkConstraint))
-    .option("--placement-pref <pref>", "Add a placement preference", collect(parsePlacementPref))
-    .option("--mount <mount>", "Attach a filesystem mount to the service", collect((v) => parseMount(v)))
-    .option("-p, --publish <port>", "Publish a port as a node port", collect(parsePublish))
+    .option("--constraint <list>", "Placement constraints", collectFlag((v) => checkConstraint(v)))
+    .option("--placement-pref <pref>", "Add a placement preference", collectFlag((v) => parsePlacementPref(v)))
+    .option("--mount <mount>", "Attach a filesystem mount to the service", collectFlag((v) => parseMount(v)))
+    .option("-p, --publish <port>", "Publish a port as a node port", collectFlag((v) => parsePublish(v)))
     .option("-d, --detach", "Exit immediately instead of waiting for the service to converge")
     .option("-q, --quiet", "Suppress progress output");
   create.configureHelp({ ...create.configureHelp(), sortOptions: true });

@@ -8,14 +8,15 @@ import { FlagValueError } from "../../errors.js";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** Checks one `-e` value: NAME=value or NAME, with a name. */
-export function checkEnvFlag(value: string): string {
+/** Checks one `-e` (`--env-add`) value: NAME=value or NAME, with a name. */
+export function checkEnvFlag(value: string, flag = "--env"): string {
   const name = value.split("=", 1)[0]!;
-  if (name === "") throw new FlagValueError("--env", value, "the variable name must not be empty (want NAME=value or NAME)");
+  if (name === "") throw new FlagValueError(flag, value, "the variable name must not be empty (want NAME=value or NAME)");
   return value;
 }
 
-function nameOf(entry: string): string {
+/** The variable name of an env entry ("A=1" → "A"). */
+export function nameOf(entry: string): string {
   return entry.split("=", 1)[0]!;
 }
 
@@ -45,9 +46,14 @@ export function readEnvFile(file: string, env: Env): string[] {
   return entries;
 }
 
+/** An -e value with `NAME` alone given NAME's value from the CLI's environment when it is set there. */
+export function withValueFromEnv(value: string, env: Env): string {
+  return value.includes("=") || env[value] === undefined ? value : `${value}=${env[value]}`;
+}
+
 /** The container's env: the files' entries, then the -e values; the last of each name wins, in its place. */
 export function mergeEnv(files: readonly string[], values: readonly string[], env: Env): string[] {
-  const fromFlags = values.map((v) => (v.includes("=") || env[v] === undefined ? v : `${v}=${env[v]}`));
+  const fromFlags = values.map((v) => withValueFromEnv(v, env));
   const merged: string[] = [];
   for (const entry of [...files.flatMap((f) => readEnvFile(f, env)), ...fromFlags]) {
     const name = nameOf(entry);

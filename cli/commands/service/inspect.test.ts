@@ -187,6 +187,35 @@ describe("service inspect", () => {
     );
   });
 
+  it("shows the update status and the previous spec after an update", async () => {
+    const updated = service({
+      id: "upd0",
+      spec: { task: { runtime: { $case: "container", container: { image: "nginx:1.28" } }, forceUpdate: 2 } },
+      previousSpec: { annotations: { name: "web" }, task: { runtime: { $case: "container", container: { image: "nginx:1.27" } }, forceUpdate: 1 }, mode: { $case: "replicated", replicated: { replicas: 1 } } },
+      updateStatus: { state: UpdateState.UPDATE_STATE_ROLLBACK_STARTED, startedAtUnixMs: NOW - 90_000, completedAtUnixMs: 0, message: "update rolled back due to failure or early termination of task t9" },
+    });
+    fake = await serviceCluster({ services: [updated] });
+    const json = JSON.parse((await runCli(["service", "inspect", "web"], { host: fake.host })).stdout) as Record<string, unknown>[];
+    expect(json[0]!["PreviousSpec"]).toEqual({
+      Name: "web",
+      Labels: {},
+      TaskTemplate: { ContainerSpec: { Image: "nginx:1.27", Isolation: "default" }, ForceUpdate: 1, Runtime: "container" },
+      Mode: { Replicated: { Replicas: 1 } },
+    });
+    expect(json[0]!["UpdateStatus"]).toEqual({ State: "rollback_started", StartedAt: "2024-12-31T23:58:30.000Z", Message: "update rolled back due to failure or early termination of task t9" });
+    const template = "{{.UpdateStatus.State}} {{.Spec.TaskTemplate.ContainerSpec.Image}} {{.PreviousSpec.TaskTemplate.ContainerSpec.Image}} {{.Spec.TaskTemplate.ForceUpdate}}";
+    expect((await runCli(["service", "inspect", "-f", template, "web"], { host: fake.host })).stdout).toBe("rollback_started nginx:1.28 nginx:1.27 2\n");
+    const pretty = (await runCli(["service", "inspect", "--pretty", "web"], { host: fake.host })).stdout;
+    expect(pretty).toContain(
+      " Replicas:\t1\nUpdateStatus:\n State:\t\trollback_started\n Started:\tAbout a minute ago\n Message:\tupdate rolled back due to failure or early termination of task t9\nPlacement:\n",
+    );
+  });
+
+  it("--pretty leaves the update status out when the service was never updated", async () => {
+    fake = await serviceCluster({ services: [service()] });
+    expect((await runCli(["service", "inspect", "--pretty", "web"], { host: fake.host })).stdout).not.toContain("UpdateStatus");
+  });
+
   it("prints what it found, then an error per missing service (exit 1)", async () => {
     fake = await serviceCluster({ services: [WEB] });
     expect(await runCli(["service", "inspect", "-f", "{{.ID}}", "nope", "web"], { host: fake.host })).toEqual({

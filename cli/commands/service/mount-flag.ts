@@ -10,7 +10,6 @@ import { boolFlag } from "../../flags.js";
 import { parseMemoryBytes } from "../../output/units.js";
 import { BIND_PROPAGATIONS, MOUNT_TYPES, wordOf } from "../../words.js";
 
-const FLAG = "--mount";
 const KEYS = [
   "type",
   "source",
@@ -32,9 +31,9 @@ const KEYS = [
   "tmpfs-mode",
 ];
 
-/** Parses one `--mount` value; throws FlagValueError naming the field at fault. */
-export function parseMount(value: string, cwd: string = process.cwd()): Mount {
-  const fail = (reason: string) => new FlagValueError(FLAG, value, reason);
+/** Parses one `--mount` (`--mount-add`) value; throws FlagValueError naming the field at fault. */
+export function parseMount(value: string, flag = "--mount", cwd: string = process.cwd()): Mount {
+  const fail = (reason: string) => new FlagValueError(flag, value, reason);
   const mount = Mount.fromPartial({ type: MOUNT_TYPES.volume });
   let bind: BindOptions | undefined;
   let volume: VolumeOptions | undefined;
@@ -44,7 +43,7 @@ export function parseMount(value: string, cwd: string = process.cwd()): Mount {
   const tmpfsOptions = () => (tmpfs ??= { sizeBytes: 0, mode: 0, options: "" });
   const bool = (key: string, text: string) => {
     try {
-      return boolFlag(FLAG)(text);
+      return boolFlag(flag)(text);
     } catch {
       throw fail(`${key}=${text}: must be true or false`);
     }

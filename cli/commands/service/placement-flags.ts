@@ -8,14 +8,20 @@ import { FlagValueError } from "../../errors.js";
 const CONSTRAINT = /^\s*([^=!\s]+)\s*(==|!=)\s*(\S(?:.*\S)?)\s*$/;
 
 /** Checks one `--constraint` value (KEY==VALUE or KEY!=VALUE) and returns it as given. */
-export function checkConstraint(value: string): string {
-  if (!CONSTRAINT.test(value)) throw new FlagValueError("--constraint", value, "must be KEY==VALUE or KEY!=VALUE, e.g. node.labels.zone==east");
+export function checkConstraint(value: string, flag = "--constraint"): string {
+  if (!CONSTRAINT.test(value)) throw new FlagValueError(flag, value, "must be KEY==VALUE or KEY!=VALUE, e.g. node.labels.zone==east");
   return value;
 }
 
+/** A constraint without its optional blanks ("node.role != manager" → "node.role!=manager"), to compare two. */
+export function constraintKey(constraint: string): string {
+  const m = CONSTRAINT.exec(constraint);
+  return m ? `${m[1]}${m[2]}${m[3]}` : constraint;
+}
+
 /** Parses one `--placement-pref` value (spread=DESCRIPTOR). */
-export function parsePlacementPref(value: string): PlacementPreference {
-  const fail = (reason: string) => new FlagValueError("--placement-pref", value, reason);
+export function parsePlacementPref(value: string, flag = "--placement-pref"): PlacementPreference {
+  const fail = (reason: string) => new FlagValueError(flag, value, reason);
   const fields = value.split("=");
   if (fields.length !== 2) throw fail(`placement preference must be of the format "<strategy>=<arg>"`);
   const [strategy, descriptor] = fields as [string, string];

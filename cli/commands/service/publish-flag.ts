@@ -7,7 +7,6 @@ import { PortConfig } from "../../../proto/gen/types.js";
 import { FlagValueError } from "../../errors.js";
 import { PORT_PROTOCOLS, PUBLISH_MODES } from "../../words.js";
 
-const FLAG = "--publish";
 const LONG_KEYS = ["published", "target", "mode", "protocol"];
 const MAX_PORT = 65535;
 
@@ -84,8 +83,8 @@ function parseShort(value: string, fail: (reason: string) => Error): PortConfig[
   return configs;
 }
 
-/** Parses one `--publish` value into its port configs; throws FlagValueError. */
-export function parsePublish(value: string): PortConfig[] {
-  const fail = (reason: string) => new FlagValueError(FLAG, value, reason);
+/** Parses one `--publish` (`--publish-add`, `--publish-rm`) value into its port configs; throws FlagValueError. */
+export function parsePublish(value: string, flag = "--publish"): PortConfig[] {
+  const fail = (reason: string) => new FlagValueError(flag, value, reason);
   return value.includes("=") ? parseLong(value, fail) : parseShort(value, fail);
 }

@@ -68,7 +68,7 @@ describe("service scale", () => {
     expect(await runCli(["service", "scale", "-d", "nope=1", "web=2"], { host: fake.host })).toEqual({
       code: 1,
       stdout: "",
-      stderr: "Error: nope: service nope not found\nError: web: update out of sequence: service web changed since version 10 was read\n",
+      stderr: "Error: nope: service nope not found\nError: web: service web was changed by someone else since it was read (update out of sequence): run the command again\n",
     });
   });
 

@@ -1,5 +1,5 @@
 // `service scale SERVICE=REPLICAS...`: sets the replicas of replicated services (the completions of
-// replicated jobs) with the version read, prints "web scaled to 5", then shows each one converging
+// replicated jobs) with the version read (send-update.ts), prints "web scaled to 5", then shows each one converging
 // unless --detach. Every argument is checked before anything is sent; failures are reported per
 // service and the others go on.
 import type { Command } from "commander";
@@ -9,6 +9,7 @@ import type { CommandContext } from "../../context.js";
 import { CliError, CliErrors } from "../../errors.js";
 import { waitForConvergence } from "./progress.js";
 import { getService } from "./resolve.js";
+import { sendServiceUpdate } from "./send-update.js";
 
 /** "web=5" → ["web", 5]; throws CliError for anything else. */
 export function parseScaleArg(arg: string): [string, number] {
@@ -35,7 +36,7 @@ async function scaleService(s: Swarmd, ref: string, count: number): Promise<stri
   if (mode?.$case === "replicated") mode.replicated.replicas = count;
   else if (mode?.$case === "replicatedJob") mode.replicatedJob.totalCompletions = count;
   else throw new CliError("scale can only be used with replicated or replicated-job mode");
-  await s.control.updateService({ serviceId: svc.id, serviceVersion: svc.meta?.version, spec, rollback: false });
+  await sendServiceUpdate(s, svc, { spec });
   return svc.id;
 }
 

@@ -1,19 +1,20 @@
-// Flags that set parts of a service spec, shared by `service create` and (next) `service update`:
+// Flags that set parts of a service spec, shared by `service create` and `service update`:
 // replicas and job sizes, the container's user, workdir, hostname, entrypoint and stop settings,
-// resources, the restart policy and the health check. `addSpecOptions` declares them with
+// resources, the restart policy, the health check, and the update and rollback configs
+// (update-config-flags.ts). `addSpecOptions` declares them with
 // docker's names and help; `applySpecFlags` writes the given ones onto a spec, leaving everything
 // the user did not give as it was (absent on create, so the manager's defaults apply).
 import type { Command } from "commander";
 import type { ServiceSpec } from "../../../proto/gen/specs.js";
 import { ContainerSpec, TaskSpec } from "../../../proto/gen/specs.js";
 import { HealthConfig, Placement, ResourceRequirements, RestartPolicy, type RestartCondition, type Resources } from "../../../proto/gen/types.js";
-import { CliError, FlagValueError } from "../../errors.js";
-import { choiceFlag, cpusFlag, durationFlag, memoryFlag, uintFlag } from "../../flags.js";
-import { ShellWordsError, splitShellWords } from "../../shell-words.js";
+import { CliError } from "../../errors.js";
+import { choiceFlag, cpusFlag, durationFlag, memoryFlag, uintFlag, wordsFlag } from "../../flags.js";
 import { RESTART_CONDITIONS } from "../../words.js";
+import { addUpdateConfigOptions, applyUpdateConfigFlags, type UpdateConfigFlags } from "./update-config-flags.js";
 
 /** The values of the shared spec flags, as their parsers return them (undefined = not given). */
-export interface SpecFlags {
+export interface SpecFlags extends UpdateConfigFlags {
   replicas?: number;
   maxConcurrent?: number;
   totalCompletions?: number;
@@ -41,20 +42,11 @@ export interface SpecFlags {
   healthcheck?: boolean;
 }
 
-function entrypointFlag(value: string): string[] {
-  try {
-    return splitShellWords(value);
-  } catch (e) {
-    if (e instanceof ShellWordsError) throw new FlagValueError("--entrypoint", value, e.message);
-    throw e;
-  }
-}
-
 const nonNegativeDuration = (flag: string) => durationFlag(flag, { min: 0 });
 
 /** Declares the shared spec flags on `cmd` (docker's names, value types and help). */
 export function addSpecOptions(cmd: Command): Command {
-  return cmd
+  return addUpdateConfigOptions(cmd)
     .option("--replicas <uint>", "Number of tasks", uintFlag("--replicas"))
     .option("--max-concurrent <uint>", "Number of job tasks to run concurrently (default equal to --replicas)", uintFlag("--max-concurrent"))
     .option("--total-completions <uint>", "Number of job tasks to complete (the same as --replicas for a replicated job)", uintFlag("--total-completions"))
@@ -62,7 +54,7 @@ export function addSpecOptions(cmd: Command): Command {
     .option("-w, --workdir <string>", "Working directory inside the container")
     .option("-u, --user <string>", "Username or UID (format: <name|uid>[:<group|gid>])")
     .option("--hostname <string>", "Container hostname")
-    .option("--entrypoint <command>", "Overwrite the default ENTRYPOINT of the image", entrypointFlag)
+    .option("--entrypoint <command>", "Overwrite the default ENTRYPOINT of the image", wordsFlag("--entrypoint"))
     .option("--stop-grace-period <duration>", "Time to wait before force killing a container (ns|us|ms|s|m|h) (default 10s)", nonNegativeDuration("--stop-grace-period"))
     .option("--stop-signal <string>", "Signal to stop the container")
     .option("--limit-cpu <decimal>", "Limit CPUs", cpusFlag("--limit-cpu"))
@@ -190,4 +182,5 @@ export function applySpecFlags(spec: ServiceSpec, f: SpecFlags): void {
   applyHealthcheck(container, f);
   applyResources(spec, f);
   applyRestartPolicy(spec, f);
+  applyUpdateConfigFlags(spec, f);
 }
