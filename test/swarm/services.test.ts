@@ -123,6 +123,20 @@ describe("services on real hosts", () => {
     await removeService("scaled");
   }, 120_000);
 
+
+  it("without --detach, create and scale up and down each return once the service converged", async () => {
+    const created = await m1.ok("service", "create", "--name", "waited", "--replicas", "6", "--update-monitor", "1s", TEST_IMAGE, ...SLEEPER);
+    expect(created).toMatch(/overall progress: 6 out of 6 tasks/);
+    expect(created).toMatch(/verify: Service converged/);
+    for (const [replicas, want] of [[2, 2], [3, 3], [5, 5]] as const) {
+      const out = await m1.ok("service", "scale", `waited=${replicas}`);
+      expect(out).toMatch(new RegExp(`overall progress: ${want} out of ${want} tasks`));
+      expect(out).toMatch(/verify: Service converged/);
+      const tasks = await tasksOf(m1, "waited");
+      expect(running(tasks).filter((t) => t.desiredState === TaskState.TASK_STATE_RUNNING)).toHaveLength(want);
+    }
+    await removeService("waited");
+  }, 120_000);
   it("runs a global service on every active node, following a node that joins", async () => {
     await createService("--name", "everywhere", "--mode", "global", TEST_IMAGE, ...SLEEPER);
     await untilTasks("everywhere", "one task on each worker (the drained manager has none)", (tasks) => {
