@@ -1,6 +1,7 @@
-// One task's container on a Docker engine: find it (by its node and task labels) or create it, start,
+// One task's container on a Docker engine: create it (or find it, by its node and task labels), start,
 // wait, stop, remove, inspect. Every method is idempotent; the container is found again after an agent
-// restart, so a second executor adopts it instead of creating another.
+// restart, so a second executor adopts it instead of creating another. A fresh task costs the engine
+// few calls: create, start, and the inspects that follow its events.
 import type { Task } from "../../../proto/gen/objects.js";
 import type { ContainerController, ContainerStatus, TaskDependencies } from "../executor.js";
 import { containerSpecOf, createContainerBody, stopTimeoutSeconds } from "./create-options.js";
@@ -22,6 +23,8 @@ export class DockerController implements ContainerController {
   /** The container's name: SERVICE.SLOT.TASKID (SERVICE.NODEID.TASKID for global tasks). */
   readonly name: string;
   private containerId: string | null = null;
+  /** The container was created by this controller and not started yet. */
+  private unstarted = false;
 
   constructor(
     private readonly ctx: ControllerContext,
@@ -31,27 +34,46 @@ export class DockerController implements ContainerController {
     this.name = containerName(task, ctx.nodeId);
   }
 
+  /**
+   * Creates the task's container. Create comes first, as it succeeds almost always: the name is the
+   * task's own, so a container a previous agent made answers 409 and is adopted (found by its
+   * labels), and an image the engine lacks answers 404 and is pulled, then create runs again. One
+   * engine call for a fresh task instead of a lookup, an image inspect and the create.
+   */
   async prepare(signal: AbortSignal): Promise<void> {
     signal.throwIfAborted();
-    if (await this.find("prepare")) return; // adopt the container a previous agent made
+    if (this.containerId && (await this.find("prepare"))) return; // prepared already
     const body = createContainerBody(this.task, this.ctx.nodeId);
-    await this.ensureImage(body.Image, signal);
-    signal.throwIfAborted();
-    try {
-      this.containerId = await this.ctx.client.createContainer(this.name, body);
-      this.ctx.log.info({ task: this.task.id, container: this.containerId, name: this.name }, "container created");
-    } catch (e) {
-      if (e instanceof EngineApiError && e.status === 409 && (await this.find("prepare"))) return; // created meanwhile
-      if (e instanceof EngineApiError && e.status === 404) throw imageNotFound(body.Image, e);
-      throw engineFailure(`create ${this.name}`, e);
+    for (let pulled = false; ; pulled = true) {
+      try {
+        this.containerId = await this.ctx.client.createContainer(this.name, body);
+        this.unstarted = true;
+        this.ctx.log.info({ task: this.task.id, container: this.containerId, name: this.name }, "container created");
+        return;
+      } catch (e) {
+        if (e instanceof EngineApiError && e.status === 409 && (await this.find("prepare"))) return; // adopted
+        if (e instanceof EngineApiError && e.status === 404 && isMissingImage(e) && !pulled) {
+          await this.pull(body.Image, signal);
+          signal.throwIfAborted();
+          continue;
+        }
+        if (e instanceof EngineApiError && e.status === 404) throw imageNotFound(body.Image, e);
+        throw engineFailure(`create ${this.name}`, e);
+      }
     }
   }
 
   async start(): Promise<void> {
-    const c = await this.require("start");
-    if (c.state.Running) return;
+    // A container this controller just created is not running: no need to look first.
+    let id = this.unstarted ? this.containerId : null;
+    if (id === null) {
+      const c = await this.require("start");
+      if (c.state.Running) return;
+      id = c.id;
+    }
+    this.unstarted = false;
     try {
-      await this.ctx.client.startContainer(c.id);
+      await this.ctx.client.startContainer(id);
     } catch (e) {
       throw engineFailure(`start ${this.name}`, e);
     }
@@ -151,24 +173,21 @@ export class DockerController implements ContainerController {
     }
   }
 
-  /** Pulls the image only when the engine does not have it (no registry may be reachable). */
-  private async ensureImage(image: string, signal: AbortSignal): Promise<void> {
-    const client = this.ctx.client;
-    let present: boolean;
-    try {
-      present = await client.imageExists(image);
-    } catch (e) {
-      throw engineFailure(`image ${image}`, e);
-    }
-    if (present) return;
+  /** Pulls an image the engine does not have (create said so). */
+  private async pull(image: string, signal: AbortSignal): Promise<void> {
     this.ctx.log.info({ task: this.task.id, image }, "pulling image");
     const registryAuth = containerSpecOf(this.task).pullOptions?.registryAuth;
     try {
-      await client.pullImage(image, { ...(registryAuth ? { registryAuth } : {}), signal });
+      await this.ctx.client.pullImage(image, { ...(registryAuth ? { registryAuth } : {}), signal });
     } catch (e) {
       if (isAbort(e)) throw e;
       if (e instanceof EngineApiError && e.status === undefined) throw engineFailure(`pull ${image}`, e);
       throw imageNotFound(image, e);
     }
   }
+}
+
+/** Whether a 404 from create is about the image ("No such image: x"), not a volume or a network. */
+function isMissingImage(e: EngineApiError): boolean {
+  return /no such image/i.test(e.engineMessage);
 }

@@ -56,10 +56,6 @@ class FakeEngine implements EngineClient {
       ],
     };
   }
-  async imageExists(ref: string): Promise<boolean> {
-    this.calls.push(`imageExists ${ref}`);
-    return this.images.has(ref);
-  }
   async pullImage(ref: string): Promise<void> {
     this.calls.push(`pull ${ref}`);
     if (this.pullError) throw new EngineApiError(500, this.pullError);
@@ -68,6 +64,7 @@ class FakeEngine implements EngineClient {
   async createContainer(name: string, body: ContainerCreateBody): Promise<string> {
     this.calls.push(`create ${name}`);
     if ([...this.containers.values()].some((c) => c.name === name)) throw new EngineApiError(409, `Conflict. The container name "/${name}" is already in use`);
+    if (!this.images.has(body.Image)) throw new EngineApiError(404, `No such image: ${body.Image}`);
     const id = `c${++this.seq}`;
     this.containers.set(id, {
       id,
@@ -191,6 +188,16 @@ describe("DockerExecutor (fake engine)", () => {
     expect(c!.labels).toMatchObject({ [LABEL.nodeId]: "node-a", [LABEL.taskId]: "t1", [LABEL.taskName]: "web.1.t1" });
   });
 
+  it("creates and starts a fresh task's container with one call each, no lookups", async () => {
+    const engine = new FakeEngine();
+    const ex = new DockerExecutor({ nodeId: "node-a", client: engine });
+    const ctl = ex.controller(task("t1"), deps);
+    await ctl.prepare(never);
+    await ctl.start();
+    expect(engine.calls.filter((c) => c !== "events")).toEqual(["create web.1.t1", "start c1"]);
+    expect(await ctl.inspect()).toMatchObject({ containerId: "c1", state: "running" });
+  });
+
   it("pulls a missing image, and a failed pull says image not found with the engine's reason", async () => {
     const engine = new FakeEngine();
     const ex = new DockerExecutor({ nodeId: "node-a", client: engine });
@@ -198,10 +205,12 @@ describe("DockerExecutor (fake engine)", () => {
       code: DockerErrorCode.ImageNotFound,
       message: "image not found: missing:1 (pull access denied)",
     });
-    expect(engine.calls.filter((c) => c.startsWith("create"))).toEqual([]);
+    expect(engine.containers.size).toBe(0);
     engine.pullError = null;
+    engine.calls = [];
     await ex.controller(task("t1", "missing:1"), deps).prepare(never);
-    expect(engine.calls.filter((c) => c.startsWith("pull"))).toEqual(["pull missing:1", "pull missing:1"]);
+    // Create says the image is missing, the pull brings it, create runs again.
+    expect(engine.calls).toEqual(["create web.1.t1", "pull missing:1", "create web.1.t1"]);
     expect(engine.containers.size).toBe(1);
   });
 
@@ -211,9 +220,10 @@ describe("DockerExecutor (fake engine)", () => {
     const ex = new DockerExecutor({ nodeId: "node-a", client: engine });
     expect([...(await ex.owned()).keys()]).toEqual(["t1"]);
     const ctl = ex.controller(task("t1"), deps);
-    await ctl.prepare(never);
+    await ctl.prepare(never); // create answers 409: the container is found by its labels
     await ctl.start(); // already running: no start call
-    expect(engine.calls.filter((c) => c.startsWith("create") || c.startsWith("start"))).toEqual([]);
+    expect(engine.calls.filter((c) => c.startsWith("start"))).toEqual([]);
+    expect(engine.containers.size).toBe(1);
     expect(await ctl.inspect()).toMatchObject({ containerId: id, state: "running" });
   });
 

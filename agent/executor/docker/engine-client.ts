@@ -167,8 +167,6 @@ export class EngineApiError extends Error {
 export interface EngineClient {
   version(): Promise<EngineVersion>;
   info(): Promise<EngineInfo>;
-  /** Whether the image is present (GET /images/REF/json answers 200). */
-  imageExists(ref: string): Promise<boolean>;
   /** Pulls the image; rejects with the engine's reason (the progress output is dropped). */
   pullImage(ref: string, opts: { registryAuth?: string; signal?: AbortSignal }): Promise<void>;
   /** Creates a container; answers its id. */
@@ -215,16 +213,6 @@ export class DockerodeClient implements EngineClient {
     const plugins: { type: string; name: string }[] = [];
     for (const [type, names] of Object.entries(i.Plugins ?? {})) for (const name of names ?? []) plugins.push({ type, name });
     return { ncpu: i.NCPU ?? 0, memTotalBytes: i.MemTotal ?? 0, labels: i.Labels ?? [], plugins };
-  }
-
-  async imageExists(ref: string): Promise<boolean> {
-    try {
-      await call(() => this.docker.getImage(ref).inspect());
-      return true;
-    } catch (e) {
-      if (e instanceof EngineApiError && e.status === 404) return false;
-      throw e;
-    }
   }
 
   async pullImage(ref: string, opts: { registryAuth?: string; signal?: AbortSignal }): Promise<void> {
