@@ -10,16 +10,17 @@
 // containers waited for, the floor's containers force-removed. One untimed container per engine
 // warms the engines first. Everything started is stopped and removed, even on failure.
 import type { Task } from "../../proto/gen/objects.js";
-import { TaskState, NodeState } from "../../proto/gen/types.js";
+import { TaskState } from "../../proto/gen/types.js";
 import { TEST_IMAGE } from "../../test/hosts/docker-engine.js";
 import type { Printer } from "../support/report.js";
-import { note, round2 } from "../support/report.js";
-import { daemonInfo, daemonInit, daemonJoin, LocalControl } from "../support/swarmd-api.js";
-import { epochMs, sleep, waitFor } from "../support/wait.js";
+import { median, note, round2 } from "../support/report.js";
+import { formCluster } from "../support/form-cluster.js";
+import { LocalControl } from "../support/swarmd-api.js";
+import { epochMs, sleep } from "../support/wait.js";
 import { createAndStartDirect, removeDirect } from "./direct.js";
 import { containerTimes, forceRemove, untilNoContainers } from "./engine-api.js";
 import { EngineHosts, type EngineHost } from "./engine-hosts.js";
-import { serviceSpec, type BenchService } from "./service.js";
+import { QUICK_STOP_COMMAND, serviceSpec, type BenchService } from "./service.js";
 
 const env = (name: string, fallback: number): number => Number(process.env[name] ?? fallback);
 
@@ -35,8 +36,7 @@ export const DOCKER = {
   logLevel: process.env["BENCH_LOG_LEVEL"] ?? "info",
 };
 
-/** Sleeps until SIGTERM, then exits 0 at once (so removal does not wait out the stop grace period). */
-const COMMAND = ["sh", "-c", 'trap "exit 0" TERM; sleep 100000 & wait'];
+const COMMAND = QUICK_STOP_COMMAND;
 
 export const DOCKER_COMMON = { bench: "converge", mode: "docker", hosts: DOCKER.hosts, managers: DOCKER.managers, replicas: DOCKER.replicas, image: TEST_IMAGE, command: COMMAND.join(" ") };
 
@@ -44,25 +44,6 @@ export const DOCKER_COMMON = { bench: "converge", mode: "docker", hosts: DOCKER.
 const DOCKER_SWARM = { converge_s: 65.6, direct_s: 47.8, above_floor_pct: 37 };
 
 const isRunning = (t: Task): boolean => t.status?.state === TaskState.TASK_STATE_RUNNING && t.desiredState === TaskState.TASK_STATE_RUNNING;
-
-async function formCluster(hosts: EngineHost[]): Promise<void> {
-  const [first, ...rest] = hosts;
-  const init = await daemonInit(first!.socket, first!.addr);
-  const control = new LocalControl(first!.socket);
-  try {
-    const { managerToken } = await control.clusterSecrets();
-    const managers = rest.slice(0, DOCKER.managers - 1);
-    for (const m of managers) await daemonJoin(m.socket, first!.addr, managerToken, m.addr);
-    await waitFor(`${DOCKER.managers} reachable Raft members`, 60_000, async () => {
-      const raft = (await daemonInfo(first!.socket)).raft;
-      return raft !== undefined && raft.members.length === DOCKER.managers && raft.members.every((x) => x.reachable && !x.learner);
-    });
-    await Promise.all(rest.slice(DOCKER.managers - 1).map((w) => daemonJoin(w.socket, first!.addr, init.workerToken, w.addr)));
-    await waitFor(`${hosts.length} nodes READY`, 60_000, async () => (await control.nodes()).filter((n) => n.status?.state === NodeState.NODE_STATE_READY).length === hosts.length);
-  } finally {
-    control.close();
-  }
-}
 
 interface SwarmResult {
   convergeS: number;
@@ -132,12 +113,6 @@ async function directRun(hosts: EngineHost[], run: number): Promise<number> {
   return directS;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
 export async function runDocker(dir: string, print: Printer): Promise<void> {
   if (DOCKER.managers < 1 || DOCKER.managers > DOCKER.hosts) throw new Error(`BENCH_MANAGERS must be 1..${DOCKER.hosts}, not ${DOCKER.managers}`);
   const t0 = performance.now();
@@ -145,7 +120,7 @@ export async function runDocker(dir: string, print: Printer): Promise<void> {
   try {
     const { hosts } = engineHosts;
     note(`${hosts.length} hosts with engines and swarmd up in ${Math.round(performance.now() - t0)} ms`);
-    await formCluster(hosts).catch((e: Error) => {
+    await formCluster(hosts, DOCKER.managers).catch((e: Error) => {
       throw new Error(`${e.message}\n${engineHosts.logs()}`);
     });
     note(`cluster formed: ${DOCKER.managers} managers, ${hosts.length - DOCKER.managers} workers`);

@@ -2,6 +2,9 @@
 // a command (sim agents ignore both; docker engines run them).
 import { ServiceSpec } from "../../proto/gen/specs.js";
 
+/** Sleeps until SIGTERM, then exits 0 at once (so stops and removals do not wait out the grace period). */
+export const QUICK_STOP_COMMAND = ["sh", "-c", 'trap "exit 0" TERM; sleep 100000 & wait'];
+
 export interface BenchService {
   name: string;
   image: string;
