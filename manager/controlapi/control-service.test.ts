@@ -392,6 +392,20 @@ describe("tasks", () => {
     await api.removeTask({ taskId: "tc" });
     expect(await ids({})).toEqual(["ta", "tb"]);
   });
+
+  it("knows a task without a name of its own as SERVICE.SLOT.TASKID (SERVICE.NODEID.TASKID when global), as docker's ps filter does", async () => {
+    const { store, api } = setup();
+    const unnamed = (slot: number, nodeId = ""): Partial<Task> => ({ slot, nodeId, annotations: { name: "", labels: {} }, serviceAnnotations: { name: "web", labels: {} } });
+    await store.update((tx) => {
+      tx.create("task", task("t1", "s1", unnamed(1)));
+      tx.create("task", task("t10", "s1", unnamed(10)));
+      tx.create("task", task("tg", "s2", { ...unnamed(0, "n7"), serviceAnnotations: { name: "agent", labels: {} } }));
+    });
+    const named = async (namePrefixes: string[]) => (await api.listTasks({ filters: { idPrefixes: [], names: [], namePrefixes, labels: [], serviceIds: [], nodeIds: [], desiredStates: [] } })).tasks.map((t) => t.id);
+    expect(await named(["web.1."])).toEqual(["t1"]);
+    expect(await named(["web.1"])).toEqual(["t1", "t10"]);
+    expect(await named(["agent.n7"])).toEqual(["tg"]);
+  });
 });
 
 describe("list filters", () => {

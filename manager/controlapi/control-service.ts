@@ -89,6 +89,7 @@ import {
   type ManagerStatus,
   type Version,
 } from "../../proto/gen/types.js";
+import { taskName } from "../../proto/naming.js";
 import { UNLOCK_KEY_SUBSYSTEM, formatUnlockKey, generateJoinToken, generateUnlockKey, parseUnlockKey } from "../ca/index.js";
 import {
   KINDS,
@@ -215,7 +216,7 @@ function rotateKeys(c: Cluster, rotation: KeyRotation | undefined): void {
 
 // ---- names, references and versions ----
 
-/** The name an object is known by: its spec's, a node's hostname, a task's own. */
+/** The name an object is known by: its spec's, a node's hostname, a task's own (else SERVICE.SLOT.TASKID, as SwarmKit's). */
 function nameOf(kind: Kind, o: StoreObject): string {
   switch (kind) {
     case "node": {
@@ -223,7 +224,7 @@ function nameOf(kind: Kind, o: StoreObject): string {
       return n.spec?.annotations?.name || n.description?.hostname || "";
     }
     case "task":
-      return as<Task>(o).annotations?.name ?? "";
+      return as<Task>(o).annotations?.name || taskName(as<Task>(o));
     default:
       return as<{ spec?: { annotations?: Annotations } }>(o).spec?.annotations?.name ?? "";
   }

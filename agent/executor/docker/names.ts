@@ -1,6 +1,7 @@
 // How a task's container is named and labelled, as Docker Swarm does: the labels are how an agent finds
 // its containers again after a restart, and the only thing that tells them apart from everyone else's.
 import type { Task } from "../../../proto/gen/objects.js";
+import { serviceNameOf, taskName } from "../../../proto/naming.js";
 
 /** The labels the executor puts on every container it creates. */
 export const LABEL = {
@@ -11,18 +12,12 @@ export const LABEL = {
   taskName: "com.docker.swarm.task.name",
 } as const;
 
-/** The task's service name: the service's annotations name, else its id. */
-export function serviceNameOf(task: Task): string {
-  return task.serviceAnnotations?.name || task.serviceId;
-}
-
 /**
- * `SERVICE.SLOT.TASKID` for replicated tasks, `SERVICE.NODEID.TASKID` for global ones (slot 0), using the
- * task's node id, else `nodeId`.
+ * The container's name: the task's name (`SERVICE.SLOT.TASKID`, `SERVICE.NODEID.TASKID` for global
+ * tasks), with this node's id when the task has none.
  */
 export function containerName(task: Task, nodeId: string): string {
-  const middle = task.slot > 0 ? String(task.slot) : task.nodeId || nodeId;
-  return `${serviceNameOf(task)}.${middle}.${task.id}`;
+  return taskName(task, nodeId);
 }
 
 /** The spec's container labels plus the swarm labels (which win over a spec label of the same key). */
