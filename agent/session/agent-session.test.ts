@@ -201,6 +201,25 @@ describe("AgentSession", () => {
     expect(a.s.managerAddresses()).toEqual([follower.addr, leader.addr]);
   });
 
+  it("stays with a just-elected leader whose dispatcher is starting, rather than moving to another manager", async () => {
+    const starting = await fakeManager();
+    const other = await fakeManager();
+    let refusals = 0;
+    const serve = starting.onSession;
+    starting.onSession = (call) => {
+      if (++refusals > 5) return serve(call);
+      const md = new grpc.Metadata();
+      md.set("swarm-leader-addr", starting.addr);
+      call.emit("error", { code: grpc.status.UNAVAILABLE, details: "not the leader yet: its dispatcher is starting", metadata: md });
+    };
+    // random 0: of equally good managers, the first known (starting) is dialed first.
+    const a = agent([starting.addr, other.addr], { random: () => 0 });
+    await waitFor("a session", () => a.events.sessions.length === 1);
+    expect(a.events.sessions[0]![1]).toBe(starting.addr);
+    expect(refusals).toBe(6);
+    expect(other.sessions).toHaveLength(0);
+  });
+
   it("moves to another manager when the stream ends, preferring the last leader", async () => {
     const one = await fakeManager();
     const two = await fakeManager();

@@ -183,6 +183,14 @@ export class AgentSession extends EventEmitter<AgentSessionEvents> {
       if (this.stopped) return;
       this.emit("disconnected", out.reason);
       if (this.stopped) return; // stopped by a listener
+      if (out.leader === addr && !out.established) {
+        // The manager leads but was just elected: its dispatcher starts within moments. Come back to it
+        // shortly rather than count a failure (the backoff would grow for nothing, and the next choice
+        // would move to a follower, or to the dead former leader).
+        this.picker.redirectTo(addr);
+        await this.wait(backoffDelay(2, this.backoff, this.random));
+        continue;
+      }
       if (out.established) this.failures = 0;
       this.failures++;
       this.picker.failed(addr);
