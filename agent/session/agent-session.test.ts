@@ -110,7 +110,7 @@ async function fakeManager(): Promise<FakeManager> {
 
 function agent(
   managers: string[],
-  extra: { rpcTimeoutMs?: number; random?: () => number; statusBatch?: { maxUpdates?: number; delayMs?: number } } = {},
+  extra: { rpcTimeoutMs?: number; random?: () => number; statusBatch?: { maxUpdates?: number } } = {},
 ) {
   let credentialCalls = 0;
   const events = {
@@ -349,7 +349,7 @@ describe("AgentSession assignments", () => {
 describe("AgentSession status reports", () => {
   it("sends statuses in batches of at most maxUpdates, the latest per task", async () => {
     const m = await fakeManager();
-    const a = agent([m.addr], { statusBatch: { maxUpdates: 3, delayMs: 5 } });
+    const a = agent([m.addr], { statusBatch: { maxUpdates: 3 } });
     await waitFor("a session", () => a.events.sessions.length === 1);
     const first = a.s.reportStatus([running("t1", TaskState.TASK_STATE_PREPARING), running("t2"), running("t3"), running("t4")]);
     // A lower state queued later does not replace a higher one; a higher one does.

@@ -49,7 +49,7 @@ export interface AgentSessionOptions {
    * certificate and this is unset; tests without TLS name the node here.
    */
   metadata?: () => grpc.Metadata;
-  /** Batching of reportStatus(). Default 100 updates per call, sent 100 ms after the first is queued. */
+  /** Batching of reportStatus(): at most maxUpdates (default 100) per call; sent at once when no call is in flight, collected while one is. */
   statusBatch?: Partial<StatusBatch>;
 }
 

@@ -1,8 +1,11 @@
 // Task statuses on their way to the managers. The worker reports whenever a task changes state; the
-// reporter keeps the latest status per task (a lower state never replaces a higher one), sends them
-// in batches (at most `maxUpdates` per call, after `delayMs`, or at once when that many are queued),
-// one call at a time, and keeps what failed for the next try: after a backoff while connected, or
-// as soon as the next session is attached. Refusals (e.g. a task of another node) are not retried.
+// reporter keeps the latest status per task (a lower state never replaces a higher one) and sends
+// them one call at a time, at most `maxUpdates` per call. With no call in flight, what is queued goes
+// out on the next turn of the event loop (so the statuses one step of the worker produces travel
+// together); while a call is in flight, statuses collect for the next one. There is no timer: the
+// manager's round trip is the batching window (its status writer batches again, into Raft). What
+// failed is kept for the next try: after a backoff while connected, or as soon as the next session
+// is attached. Refusals (e.g. a task of another node) are not retried.
 // SwarmKit: agent/reporter.go keeps the latest status per task and retries until sent.
 import type { TaskStatusUpdate } from "../../proto/gen/dispatcher.js";
 import type { TaskStatus } from "../../proto/gen/types.js";
@@ -10,13 +13,11 @@ import { backoffDelay, type Backoff } from "./remotes.js";
 
 /** How statuses are batched. */
 export interface StatusBatch {
-  /** Most updates in one call; this many queued are sent at once. Default 100. */
+  /** Most updates in one call; with no call in flight, this many queued are sent at once. Default 100. */
   maxUpdates: number;
-  /** How long the first queued update waits for others. Default 100 ms. */
-  delayMs: number;
 }
 
-export const DEFAULT_STATUS_BATCH: StatusBatch = { maxUpdates: 100, delayMs: 100 };
+export const DEFAULT_STATUS_BATCH: StatusBatch = { maxUpdates: 100 };
 
 /** Sends one batch over the current session; resolves once the manager committed it. */
 export type SendStatuses = (updates: TaskStatusUpdate[]) => Promise<void>;
@@ -65,7 +66,8 @@ export class StatusReporter {
   private pending = new Map<string, Entry>();
   private send: SendStatuses | null = null;
   private inFlight = false;
-  private timer: NodeJS.Timeout | null = null;
+  /** Cancels the flush to come: on the next turn, or after a backoff. */
+  private cancelFlush: (() => void) | null = null;
   /** Failed calls in a row since the last success or attach. */
   private failures = 0;
   private closedWith: Error | null = null;
@@ -112,18 +114,18 @@ export class StatusReporter {
     });
   }
 
-  /** A session is up: statuses go out through `send` from now on (queued ones after the usual delay). */
+  /** A session is up: statuses go out through `send` from now on (queued ones on the next turn). */
   attach(send: SendStatuses): void {
     this.send = send;
     this.failures = 0;
-    this.clearTimer();
+    this.clearFlush();
     this.schedule();
   }
 
   /** The session is gone: statuses wait for the next attach. A call in flight fails and is kept for then. */
   detach(): void {
     this.send = null;
-    this.clearTimer();
+    this.clearFlush();
   }
 
   /** Rejects every queued report with `err`; later reports fail with it too. */
@@ -134,24 +136,36 @@ export class StatusReporter {
     this.pending.clear();
   }
 
-  private clearTimer(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+  private clearFlush(): void {
+    this.cancelFlush?.();
+    this.cancelFlush = null;
   }
 
+  /**
+   * With a session and no call in flight: sends at once when a full batch is queued, else on the next
+   * turn (after a failure: after the backoff). A call in flight schedules again when it settles.
+   */
   private schedule(): void {
     if (!this.send || this.inFlight || this.pending.size === 0 || this.closedWith) return;
-    if (this.failures === 0 && this.pending.size >= this.batch.maxUpdates) {
-      this.clearTimer();
+    if (this.failures > 0) {
+      if (this.cancelFlush) return;
+      const timer = setTimeout(() => this.onFlushDue(), backoffDelay(this.failures, this.backoff, this.random));
+      this.cancelFlush = () => clearTimeout(timer);
+      return;
+    }
+    if (this.pending.size >= this.batch.maxUpdates) {
+      this.clearFlush();
       void this.flush();
       return;
     }
-    if (this.timer) return;
-    const ms = this.failures > 0 ? backoffDelay(this.failures, this.backoff, this.random) : this.batch.delayMs;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      void this.flush();
-    }, ms);
+    if (this.cancelFlush) return;
+    const immediate = setImmediate(() => this.onFlushDue());
+    this.cancelFlush = () => clearImmediate(immediate);
+  }
+
+  private onFlushDue(): void {
+    this.cancelFlush = null;
+    void this.flush();
   }
 
   /** Sends one batch, then schedules the next. */

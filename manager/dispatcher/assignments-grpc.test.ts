@@ -88,7 +88,6 @@ function startAgent(nodeId: string, addr: string, seed: number): Agent {
       random: seeded(seed),
       backoff: { initialMs: 5, maxMs: 50 },
       metadata: () => md,
-      statusBatch: { delayMs: 2 },
     }),
     events: [],
     sessions: [],

@@ -16,9 +16,16 @@ import { AssignmentChangeAction, type AssignmentChange } from "../../proto/gen/d
 import { Config, Secret, Task } from "../../proto/gen/objects.js";
 import { TaskState } from "../../proto/gen/types.js";
 
-/** Changes in one incremental message at most (SwarmKit: 100), and the window that collects them (SwarmKit: 100 ms). */
+/** Changes in one incremental message at most (SwarmKit: 100), and the window that collects them under load (SwarmKit: 100 ms). */
 export const ASSIGNMENT_BATCH_LIMIT = 100;
 export const ASSIGNMENT_BATCH_MS = 100;
+/**
+ * Messages a stream sends at once (on the next turn of the event loop) in one batch window; later
+ * changes wait for the window's end. Two, because one change of a node is often followed at once by
+ * another (an update stops the old task, then the scheduler places the new one here); a third
+ * within the window means load.
+ */
+export const ASSIGNMENT_BURST = 2;
 
 /** Where the set finds the secrets and configs tasks reference (the store as it is now). */
 export interface DependencyLookup {

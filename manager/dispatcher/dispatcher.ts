@@ -7,9 +7,11 @@
 //
 // Assignments and UpdateTaskStatus hang off the same sessions. A node's Assignments stream gets a
 // complete set (its tasks from ASSIGNED on, with the secrets and configs they use), then incremental
-// changes collected for up to 100 ms or 100 changes; one store watch serves every stream, and each
-// task event goes only to the stream of the task's node. Task statuses are checked (the caller's
-// own tasks only) and written in batches by the TaskStatusWriter.
+// changes: the first two messages of a 100 ms batch window go out on the next turn of the event
+// loop, later changes collect until the window ends (or 100 changes), so a quiet node waits for
+// nothing and a busy one still gets one message per window; one store watch serves every stream,
+// and each task event goes only to the stream of the task's node. Task statuses are checked
+// (the caller's own tasks only) and written in batches by the TaskStatusWriter.
 import { isIP } from "node:net";
 import {
   AssignmentsType,
@@ -24,7 +26,7 @@ import type { Cluster, Config, Node, Secret, Task } from "../../proto/gen/object
 import { EncryptionKey, NodeState } from "../../proto/gen/types.js";
 import type { LeaderComponent } from "../leader-components.js";
 import { StoreError, StoreErrorCode, type MemoryStore, type ReadView, type StoreEvent, type Watch, type WatchOptions } from "../store/index.js";
-import { ASSIGNMENT_BATCH_LIMIT, ASSIGNMENT_BATCH_MS, AssignmentSet, type DependencyLookup } from "./assignments.js";
+import { ASSIGNMENT_BATCH_LIMIT, ASSIGNMENT_BATCH_MS, ASSIGNMENT_BURST, AssignmentSet, type DependencyLookup } from "./assignments.js";
 import { DispatcherError, DispatcherErrorCode } from "./errors.js";
 import {
   Awaited,
@@ -63,7 +65,10 @@ export interface DispatcherOptions {
   nodeId?: string;
   /** Milliseconds since the Unix epoch, stamped as applied_at on task statuses. Default Date.now. */
   wallClock?: () => number;
-  /** How long an Assignments stream collects changes before sending them. Default 100 ms (SwarmKit's). */
+  /**
+   * The batch window of an Assignments stream: its first ASSIGNMENT_BURST (2) messages go out at
+   * once, later changes wait for its end. Default 100 ms (SwarmKit's batching wait).
+   */
   assignmentBatchMs?: number;
   /** Changes that make an incremental message go out at once. Default 100 (SwarmKit's). */
   assignmentBatchLimit?: number;
@@ -86,8 +91,12 @@ interface AssignmentStream {
   version: number;
   /** Messages sent; the last one resulted in `${token}.${sequence}`. */
   sequence: number;
-  /** Flushes the collected changes when the batching window closes. */
-  timer: NodeJS.Timeout | null;
+  /** When (now()) the current batch window opened: by a message sent while none was open. */
+  windowStartedAt: number;
+  /** Messages sent in the current window; from ASSIGNMENT_BURST on, changes wait for its end. */
+  windowSends: number;
+  /** Cancels the flush to come (on the next turn, or at the window's end); null when none is due. */
+  cancelFlush: (() => void) | null;
   ended: boolean;
   /** Ends the assignments() call: resolves on null, rejects with the error otherwise. */
   end(err: Error | null): void;
@@ -317,8 +326,10 @@ export class Dispatcher implements LeaderComponent {
 
   /**
    * Serves a node's Assignments stream: a complete set first (the node's tasks from ASSIGNED on, with
-   * the secrets, their values included, and the configs they reference), then incremental changes,
-   * each batch within `assignmentBatchMs` or at `assignmentBatchLimit` changes. Each message's
+   * the secrets, their values included, and the configs they reference), then incremental changes:
+   * the first two messages of a batch window (`assignmentBatchMs`, opened by a message sent while
+   * none is open) go out on the next turn of the event loop; later changes wait for the window's
+   * end, or until `assignmentBatchLimit` are collected. Each message's
    * `appliesTo` is the `resultsIn` of the one before. Rejects with NOT_FOUND at once when `sessionId`
    * is not the node's current session. Resolves when `signal` aborts; rejects when the dispatcher
    * ends it (the session ended, a newer Assignments stream of the node, stop).
@@ -334,7 +345,9 @@ export class Dispatcher implements LeaderComponent {
       set: new AssignmentSet(nodeId),
       version: 0,
       sequence: 0,
-      timer: null,
+      windowStartedAt: -Infinity,
+      windowSends: 0,
+      cancelFlush: null,
       ended: false,
       end: () => {},
     };
@@ -342,8 +355,7 @@ export class Dispatcher implements LeaderComponent {
       a.end = (err) => {
         if (a.ended) return;
         a.ended = true;
-        if (a.timer) clearTimeout(a.timer);
-        a.timer = null;
+        clearFlush(a);
         signal.removeEventListener("abort", onAbort);
         if (s.assignments === a) s.assignments = null;
         if (err) reject(err);
@@ -580,8 +592,7 @@ export class Dispatcher implements LeaderComponent {
 
   /** Rebuilds the stream's set from the store and sends it as a complete set. */
   private sendComplete(a: AssignmentStream): void {
-    if (a.timer) clearTimeout(a.timer);
-    a.timer = null;
+    clearFlush(a);
     a.set = new AssignmentSet(a.nodeId);
     this.opts.store.view((r) => {
       a.version = r.version;
@@ -591,9 +602,17 @@ export class Dispatcher implements LeaderComponent {
     this.sendAssignments(a, AssignmentsType.ASSIGNMENTS_TYPE_COMPLETE);
   }
 
-  private sendAssignments(a: AssignmentStream, type: AssignmentsType): void {
+  /** Sends the set's changes; `waited` says they were held to a window's end (load: the next window sends nothing at once). */
+  private sendAssignments(a: AssignmentStream, type: AssignmentsType, waited = false): void {
     const appliesTo = a.sequence === 0 ? "" : `${a.token}.${a.sequence}`;
     a.sequence++;
+    const now = this.now();
+    if (now >= a.windowStartedAt + this.batchMs) {
+      a.windowStartedAt = now;
+      a.windowSends = waited ? ASSIGNMENT_BURST : 1;
+    } else {
+      a.windowSends++;
+    }
     try {
       a.send({ type, appliesTo, resultsIn: `${a.token}.${a.sequence}`, changes: a.set.takeChanges() });
     } catch (e) {
@@ -602,11 +621,10 @@ export class Dispatcher implements LeaderComponent {
   }
 
   /** Sends the changes collected so far, if any. */
-  private flush(a: AssignmentStream): void {
-    if (a.timer) clearTimeout(a.timer);
-    a.timer = null;
+  private flush(a: AssignmentStream, waited = false): void {
+    clearFlush(a);
     if (a.ended || a.set.pending === 0) return;
-    this.sendAssignments(a, AssignmentsType.ASSIGNMENTS_TYPE_INCREMENTAL);
+    this.sendAssignments(a, AssignmentsType.ASSIGNMENTS_TYPE_INCREMENTAL, waited);
   }
 
   /** A task changed: only the streams of its node (before and after) hear of it. */
@@ -623,12 +641,32 @@ export class Dispatcher implements LeaderComponent {
           : a.set.removeTask((before ?? after)!.id);
       if (!changed) continue;
       if (a.set.pending >= this.batchLimit) this.flush(a);
-      else if (!a.timer) {
-        a.timer = setTimeout(() => this.flush(a), this.batchMs);
-        a.timer.unref();
-      }
+      else this.scheduleFlush(a);
     }
   }
+
+  /**
+   * Makes sure the collected changes go out: on the next turn of the event loop (after the rest of
+   * this store commit) while the window has sent fewer than ASSIGNMENT_BURST messages or is over,
+   * else at its end. A flush already due takes them along.
+   */
+  private scheduleFlush(a: AssignmentStream): void {
+    if (a.cancelFlush) return;
+    const waitMs = a.windowSends < ASSIGNMENT_BURST ? 0 : a.windowStartedAt + this.batchMs - this.now();
+    if (waitMs <= 0) {
+      const immediate = setImmediate(() => this.flush(a));
+      a.cancelFlush = () => clearImmediate(immediate);
+      return;
+    }
+    const timer = setTimeout(() => this.flush(a, true), waitMs);
+    timer.unref();
+    a.cancelFlush = () => clearTimeout(timer);
+  }
+}
+
+function clearFlush(a: AssignmentStream): void {
+  a.cancelFlush?.();
+  a.cancelFlush = null;
 }
 
 /** Node and cluster events, and task events of nodes with an Assignments stream (filtered as they are published). */

@@ -192,25 +192,87 @@ describe("SchedulerRunner", () => {
     expect(taskOf(store, "t2").nodeId).toBe("a");
   });
 
-  it("waits for a quiet gap in events, at most maxDelayMs", async () => {
+  /** Runs what is due now (promises, immediates) until `cond` holds, without moving the fake clock. */
+  async function settleNow(what: string, cond: () => boolean): Promise<void> {
+    for (let i = 0; i < 50 && !cond(); i++) await vi.advanceTimersByTimeAsync(0);
+    if (!cond()) throw new Error(`not settled without the clock moving: ${what}`);
+  }
+
+  it("after a quiet spell, places a task on the next turn without waiting for the debounce", async () => {
     vi.useFakeTimers();
     const { store } = newStore();
     await seed(store, [{ id: "a" }], [{ id: "t0" }]);
     start(store, { debounceMs: 50, maxDelayMs: 1_000 });
+    const started = performance.now();
+    await settleNow("t0 assigned at start", () => assigned(store, "t0"));
+    await vi.advanceTimersByTimeAsync(500);
+    const t1At = performance.now();
+    await seed(store, [], [{ id: "t1" }, { id: "t2" }]);
+    await settleNow("t1 and t2 assigned", () => assigned(store, "t1") && assigned(store, "t2"));
+    expect(performance.now() - t1At).toBe(0);
+    expect(t1At - started).toBe(500);
+  });
+
+  it("right after a pass, waits for a quiet gap in events, at most maxDelayMs", async () => {
+    vi.useFakeTimers();
+    const { store } = newStore();
+    await seed(store, [{ id: "a" }], [{ id: "t0" }]);
+    start(store, { debounceMs: 50, maxDelayMs: 1_000 });
+    await settleNow("t0 assigned", () => assigned(store, "t0"));
+
+    // Within debounceMs of that pass: the gap is waited for.
+    await seed(store, [], [{ id: "t1" }]);
     await vi.advanceTimersByTimeAsync(49);
-    expect(assigned(store, "t0")).toBe(false);
+    expect(assigned(store, "t1")).toBe(false);
     await vi.advanceTimersByTimeAsync(2);
-    expect(assigned(store, "t0")).toBe(true);
+    expect(assigned(store, "t1")).toBe(true);
 
     // An event every 40 ms keeps the gap from opening: the pass comes at the 1 s limit.
-    await seed(store, [], [{ id: "t1" }]);
+    await seed(store, [], [{ id: "t2" }]);
     for (let i = 0; i < 24; i++) {
       await vi.advanceTimersByTimeAsync(40);
-      expect(assigned(store, "t1"), `at ${(i + 1) * 40} ms`).toBe(false);
+      expect(assigned(store, "t2"), `at ${(i + 1) * 40} ms`).toBe(false);
       await changeNode(store, "a", (n) => (n.spec!.annotations!.labels["tick"] = String(i)));
     }
     await vi.advanceTimersByTimeAsync(40);
+    expect(assigned(store, "t2")).toBe(true);
+  });
+
+  it("is not held back by tasks stopping while nothing is parked (an update's old tasks)", async () => {
+    vi.useFakeTimers();
+    const { store } = newStore();
+    const old = Array.from({ length: 20 }, (_, i): TaskFixture => ({ id: `old${i}`, serviceId: "old", nodeId: "a", state: TaskState.TASK_STATE_RUNNING }));
+    await seed(store, [{ id: "a" }], [...old, { id: "t0" }]);
+    start(store, { debounceMs: 50, maxDelayMs: 1_000 });
+    await settleNow("t0 assigned", () => assigned(store, "t0"));
+    await seed(store, [], [{ id: "t1" }]); // right after a pass: debounced
+    const queuedAt = performance.now();
+    // An old task reports SHUTDOWN every 20 ms: room freed, but no parked task wants it.
+    for (let i = 0; !assigned(store, "t1") && i < old.length; i++) {
+      await vi.advanceTimersByTimeAsync(20);
+      if (!assigned(store, "t1")) await changeTask(store, `old${i}`, (t) => (t.status!.state = TaskState.TASK_STATE_SHUTDOWN));
+    }
     expect(assigned(store, "t1")).toBe(true);
+    expect(performance.now() - queuedAt).toBeLessThanOrEqual(60);
+  });
+
+  it("places a scale-up of 10,000 tasks, arriving in 100 transactions, in few passes", async () => {
+    vi.useFakeTimers();
+    const { store } = newStore();
+    await seed(store, Array.from({ length: 100 }, (_, i) => ({ id: `n${i}` })), []);
+    let passes = 0;
+    start(store, { debounceMs: 50, maxDelayMs: 1_000, now: () => ++passes }); // read once per pass: stamps the pass
+    const ids: string[] = [];
+    for (let tx = 0; tx < 100; tx++) {
+      const batch = Array.from({ length: 100 }, (_, i): TaskFixture => ({ id: `t${tx}-${i}` }));
+      ids.push(...batch.map((t) => t.id));
+      await seed(store, [], batch);
+      await vi.advanceTimersByTimeAsync(2); // the allocator's transactions, 2 ms apart
+    }
+    for (let i = 0; i < 20 && !ids.every((id) => assigned(store, id)); i++) await vi.advanceTimersByTimeAsync(50);
+    expect(ids.every((id) => assigned(store, id))).toBe(true);
+    const stamps = new Set(ids.map((id) => taskOf(store, id).status!.timestampUnixMs));
+    expect(stamps.size).toBeLessThanOrEqual(3); // the first transaction at once, then the rest after the gap
   });
 
   it("is not held back by status reports of placed tasks", async () => {

@@ -1,9 +1,11 @@
 // The scheduler runner: a leader component that follows tasks and nodes in the store and places
-// PENDING tasks with the pure scheduler (scheduler/). After a change it waits for a quiet gap in the
-// events that give it work (debounceMs, at most maxDelayMs after the first; agents' status reports and
-// its own writes do not count), schedules everything queued over a fresh snapshot,
-// and commits the decisions in bounded transactions, each task re-read there; a transaction that loses
-// a race (a task changed or removed between build and apply) is queued again whole.
+// PENDING tasks with the pure scheduler (scheduler/). The first change after a quiet spell (no pass
+// within debounceMs) is scheduled on the next turn of the event loop, with whatever its store commit
+// brought along; later changes wait for a quiet gap in the events that give it work (debounceMs, at
+// most maxDelayMs after the first; agents' status reports, room freed while nothing is parked and its
+// own writes do not count). A pass schedules everything queued over a fresh snapshot and commits the
+// decisions in bounded transactions, each task re-read there; a transaction that loses a race (a
+// task changed or removed between build and apply) is queued again whole.
 // Unschedulable tasks are parked (their err written once) until a node changes or a task frees room.
 import type { Node, Task } from "../../proto/gen/objects.js";
 import { FAILURE_WINDOW_MS, schedule, type Assignment, type TaskFailure, type Unschedulable } from "../../scheduler/index.js";
@@ -20,7 +22,11 @@ const RETRY_MS = 1_000;
 export interface SchedulerRunnerOptions {
   /** Wall clock for status timestamps and failure times (default Date.now). */
   now?: () => number;
-  /** Quiet gap in the events that give it work (tasks to place, nodes, freed room) before a pass (default 50 ms). */
+  /**
+   * Quiet gap in the events that give it work (tasks to place, nodes, room freed for parked tasks)
+   * before a pass, when a pass ran less than this long ago (default 50 ms); otherwise the pass runs
+   * on the next turn of the event loop.
+   */
   debounceMs?: number;
   /** Longest wait from the first change to a pass (default 1 s). */
   maxDelayMs?: number;
@@ -41,10 +47,13 @@ export class SchedulerRunner implements LeaderComponent {
   private readonly parked = new Set<string>();
   /** Failures in time order, pruned to the ranking window. */
   private failures: TaskFailure[] = [];
-  private timer: ReturnType<typeof setTimeout> | null = null;
+  /** Cancels the pass to come (on the next turn, or when the debounce ends); null when none is due. */
+  private cancelWait: (() => void) | null = null;
   private readonly retryTimers = new Set<ReturnType<typeof setTimeout>>();
   private burstStartedAt = 0;
   private lastEventAt = 0;
+  /** When (performance.now()) the last pass ended. */
+  private lastPassEndedAt = -Infinity;
   private passRunning: Promise<void> | null = null;
   private readonly now: () => number;
   private readonly debounceMs: number;
@@ -68,8 +77,8 @@ export class SchedulerRunner implements LeaderComponent {
   async stop(): Promise<void> {
     this.watch?.close();
     this.watch = null;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.cancelWait?.();
+    this.cancelWait = null;
     for (const t of this.retryTimers) clearTimeout(t);
     this.retryTimers.clear();
     this.queued.clear();
@@ -116,15 +125,19 @@ export class SchedulerRunner implements LeaderComponent {
         this.parked.delete(change.consider);
         this.queued.add(change.consider);
       }
-      if (change.freed) this.retryParked();
-      if (change.consider !== undefined || change.freed) this.lastEventAt = performance.now();
+      // Room freed with nothing parked (an old task stopping during an update) gives no work: no reason to wait.
+      const retried = change.freed === true && this.retryParked();
+      if (change.consider !== undefined || retried) this.lastEventAt = performance.now();
     }
     this.wake();
   }
 
-  private retryParked(): void {
+  /** Queues the parked tasks again; returns whether there were any. */
+  private retryParked(): boolean {
+    if (this.parked.size === 0) return false;
     for (const id of this.parked) this.queued.add(id);
     this.parked.clear();
+    return true;
   }
 
   private recordFailure(f: TaskFailure): void {
@@ -138,26 +151,45 @@ export class SchedulerRunner implements LeaderComponent {
     if (expired > 0) this.failures = this.failures.slice(expired);
   }
 
-  /** Arms the debounce timer when work is queued and no pass runs. */
+  /**
+   * When work is queued and no pass runs or is due: a pass on the next turn of the event loop if
+   * none ended within debounceMs (the rest of this store commit comes along), else the debounce.
+   */
   private wake(): void {
-    if (!this.watch || this.timer || this.passRunning || this.queued.size === 0) return;
-    this.burstStartedAt = performance.now();
-    this.timer = setTimeout(() => this.onTimer(), this.debounceMs);
+    if (!this.watch || this.cancelWait || this.passRunning || this.queued.size === 0) return;
+    const now = performance.now();
+    this.burstStartedAt = now;
+    if (now - this.lastPassEndedAt >= this.debounceMs) {
+      const immediate = setImmediate(() => this.runPass());
+      this.cancelWait = () => clearImmediate(immediate);
+      return;
+    }
+    this.armDebounce(this.debounceMs);
+  }
+
+  private armDebounce(ms: number): void {
+    const timer = setTimeout(() => this.onTimer(), ms);
+    this.cancelWait = () => clearTimeout(timer);
   }
 
   private onTimer(): void {
-    this.timer = null;
-    if (!this.watch) return;
     const t = performance.now();
     const wakeAt = Math.min(this.lastEventAt + this.debounceMs, this.burstStartedAt + this.maxDelayMs);
     if (t < wakeAt) {
-      this.timer = setTimeout(() => this.onTimer(), wakeAt - t);
+      this.armDebounce(wakeAt - t);
       return;
     }
+    this.runPass();
+  }
+
+  private runPass(): void {
+    this.cancelWait = null;
+    if (!this.watch) return;
     this.passRunning = this.pass()
       .catch((e: unknown) => this.opts.onError?.(e as Error))
       .finally(() => {
         this.passRunning = null;
+        this.lastPassEndedAt = performance.now();
         this.wake();
       });
   }

@@ -12,7 +12,7 @@ import { SchedulerRunner } from "../../manager/scheduler/index.js";
 import { LocalProposer, MemoryStore, SCHEMAS, protoCodec, stampMeta } from "../../manager/store/index.js";
 import { SimAgents } from "./sim-agents.js";
 
-/** How often the agents act while the cluster settles (the dispatcher batches every 100 ms). */
+/** How often the agents act while the cluster settles (as often as the dispatcher batches under load: every 100 ms). */
 export const AGENT_PERIOD_MS = 100;
 /** Settling gives up after this many agent periods or timer jumps: the components never went quiet. */
 export const MAX_SETTLE_ROUNDS = 400;
