@@ -8,7 +8,7 @@ import { ControlService } from "../controlapi/index.js";
 import type { MemoryStore } from "../store/index.js";
 import { replicatedMode } from "./modes.js";
 import { ServiceOrchestrator } from "./service-orchestrator.js";
-import { FakeClock, makeNode, newStore, put, quiesce, report, sequentialIds, tasksOf, type FakeClock as Clock } from "./test-support.js";
+import { FakeClock, makeNode, newStore, put, quiesce, report, sequentialIds, tasksOf } from "./test-support.js";
 
 let running: ServiceOrchestrator[] = [];
 afterEach(async () => {
@@ -57,21 +57,43 @@ async function update(h: Harness, next: ServiceSpec): Promise<void> {
   await h.control.updateService({ serviceId: "web", serviceVersion: serviceOf(h.store).meta?.version, spec: next, rollback: false });
 }
 
+/** Slots in which two tasks were observed RUNNING at once. */
+const doublyRunSlots = (store: MemoryStore): number[] => {
+  const slots = tasksOf(store, "web").filter((t) => t.status?.state === S.TASK_STATE_RUNNING).map((t) => t.slot);
+  return slots.filter((slot, i) => slots.indexOf(slot) !== i);
+};
+
+interface AgentOptions {
+  behave?: Behaviour;
+  /** How long a task takes to stop once asked (its stop grace period). Default 0. */
+  stopMs?: number;
+  /** Called after every write and the orchestrator's reaction. */
+  look?: () => void;
+}
+
 /**
  * Runs the agent until `done`: each round moves every task one step (desired RUNNING → RUNNING or
- * FAILED as `behave` says; desired SHUTDOWN → SHUTDOWN), one write at a time, letting the
- * orchestrator react after each; then one second passes. Returns the fewest running tasks seen.
+ * FAILED as `behave` says; desired SHUTDOWN → SHUTDOWN, `stopMs` after it was asked), one write at
+ * a time, letting the orchestrator react after each; then one second passes. Returns the fewest
+ * running tasks seen.
  */
-async function drive(h: Harness, o: ServiceOrchestrator, done: () => boolean, behave: Behaviour = byImage, clock: Clock = h.clock): Promise<number> {
+async function drive(h: Harness, o: ServiceOrchestrator, done: () => boolean, { behave = byImage, stopMs = 0, look: observe }: AgentOptions = {}): Promise<number> {
+  const clock = h.clock;
   let fewest = Infinity;
-  const look = () => (fewest = Math.min(fewest, runningTasks(h.store).length));
+  const look = () => {
+    fewest = Math.min(fewest, runningTasks(h.store).length);
+    observe?.();
+  };
+  const askedToStop = new Map<string, number>();
   for (let round = 0; round < 200 && !done(); round++) {
     for (const t of tasksOf(h.store, "web")) {
       const state = t.status?.state ?? S.TASK_STATE_NEW;
       const node = `n${((t.slot - 1) % 3) + 1}`;
+      const stopping = t.desiredState >= S.TASK_STATE_SHUTDOWN && state <= S.TASK_STATE_RUNNING && t.nodeId !== "";
+      if (stopping && !askedToStop.has(t.id)) askedToStop.set(t.id, clock.now());
       if (t.desiredState === S.TASK_STATE_RUNNING && state < S.TASK_STATE_RUNNING && behave(t) !== "stuck") {
         await report(h.store, clock, t.id, behave(t) === "run" ? S.TASK_STATE_RUNNING : S.TASK_STATE_FAILED, node);
-      } else if (t.desiredState >= S.TASK_STATE_SHUTDOWN && state <= S.TASK_STATE_RUNNING && t.nodeId) {
+      } else if (stopping && clock.now() - askedToStop.get(t.id)! >= stopMs) {
         await report(h.store, clock, t.id, S.TASK_STATE_SHUTDOWN);
       } else continue;
       await quiesce(o);
@@ -159,16 +181,31 @@ describe("rolling update on a store", () => {
     expect(runningTasks(h.store).map(imageOf)).toEqual(Array(6).fill("v1"));
   });
 
-  it("a new task that never runs fails the update once its monitor window is over", async () => {
+  it("a new task that never runs fails the update once its start bound (1 min) is over, not before", async () => {
     const h = await setup();
     const o = h.start();
     await deployed(h, o);
     await update(h, spec("stuck", { parallelism: 1, monitorMs: 5_000 }));
     const since = h.clock.now();
     await drive(h, o, () => stateOf(h.store) === UpdateState.UPDATE_STATE_PAUSED);
-    expect(h.clock.now() - since).toBeLessThanOrEqual(6_000);
-    expect(serviceOf(h.store).updateStatus?.message).toMatch(/^update paused due to failure or early termination of task t\d+: not running within 5s$/);
+    expect(h.clock.now() - since).toBeGreaterThanOrEqual(60_000);
+    expect(h.clock.now() - since).toBeLessThanOrEqual(61_000);
+    expect(serviceOf(h.store).updateStatus?.message).toMatch(/^update paused due to failure or early termination of task t\d+: not running within 60s \(new: created\)$/);
     expect(runningTasks(h.store)).toHaveLength(5);
+  });
+
+  it("stop-first with old tasks slow to stop (8 s, over the 5 s monitor): no slot ever runs two tasks, and the update completes", async () => {
+    const h = await setup();
+    const o = h.start();
+    await deployed(h, o);
+    await update(h, spec("v2", { parallelism: 2 }));
+    const overlaps: number[] = [];
+    const done = () => stateOf(h.store) === UpdateState.UPDATE_STATE_COMPLETED || stateOf(h.store) === UpdateState.UPDATE_STATE_PAUSED;
+    await drive(h, o, done, { stopMs: 8_000, look: () => overlaps.push(...doublyRunSlots(h.store)) });
+    expect(overlaps).toEqual([]);
+    expect(serviceOf(h.store).updateStatus?.message).toBe("update completed");
+    expect(runningTasks(h.store).map(imageOf)).toEqual(Array(6).fill("v2"));
+    expect(h.errors).toEqual([]);
   });
 
   it("a change of leader mid-update: the new leader continues where it was", async () => {

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Node, Service, Task } from "../../proto/gen/objects.js";
 import { NodeAvailability, NodeState, TaskState as S, UpdateState } from "../../proto/gen/types.js";
 import type { MemoryStore } from "../store/index.js";
+import { OLD_TASK_TIMEOUT_MS } from "./decisions/gate.js";
 import { globalMode, jobMode, replicatedMode } from "./modes.js";
 import { ServiceOrchestrator, type OrchestratorMode } from "./service-orchestrator.js";
 import {
@@ -140,16 +141,62 @@ describe("replicated orchestrator", () => {
     await until("the replacement started", () => taskOf(h.store, next.id)?.desiredState === S.TASK_STATE_RUNNING);
   });
 
-  it("shuts down the tasks of a drained node and replaces them at once", async () => {
+  it("shuts down the tasks of a drained node and starts their replacements once they stopped, without a restart delay", async () => {
     const h = setup(replicatedMode());
-    await h.init();
+    const o = await h.init();
     await addService(h.store, { id: "web", mode: replicated(1) });
     const [t] = await until("a task", () => liveTasks(h.store, "web").length === 1 && liveTasks(h.store, "web"));
     await report(h.store, h.clock, t!.id, S.TASK_STATE_RUNNING, "n1");
     await change<Node>(h.store, "node", "n1", (n) => (n.spec!.availability = NodeAvailability.NODE_AVAILABILITY_DRAIN));
     const next = await until("a replacement", () => liveIn(h.store, "web", 1).find((x) => x.id !== t!.id));
-    expect(next.desiredState).toBe(S.TASK_STATE_RUNNING);
+    expect(next.desiredState).toBe(S.TASK_STATE_READY);
     expect(taskOf(h.store, t!.id)?.desiredState).toBe(S.TASK_STATE_SHUTDOWN);
+
+    // The old task takes 3 s to stop (its grace period): its replacement waits until then, no longer.
+    h.clock.advance(3_000);
+    await quiesce(o);
+    expect(taskOf(h.store, next.id)?.desiredState).toBe(S.TASK_STATE_READY);
+    await report(h.store, h.clock, t!.id, S.TASK_STATE_SHUTDOWN);
+    await until("the replacement started", () => taskOf(h.store, next.id)?.desiredState === S.TASK_STATE_RUNNING);
+  });
+
+  it("a new leader starts a gated replacement whose old task stopped while there was none, and waits for one still stopping", async () => {
+    const h = setup(replicatedMode());
+    const first = await h.init();
+    await addService(h.store, { id: "web", mode: replicated(2) });
+    const [a, b] = await until("2 tasks", () => liveTasks(h.store, "web").length === 2 && liveTasks(h.store, "web"));
+    await report(h.store, h.clock, a!.id, S.TASK_STATE_RUNNING, "n1");
+    await report(h.store, h.clock, b!.id, S.TASK_STATE_RUNNING, "n1");
+    h.clock.advance(1_000);
+    await change<Node>(h.store, "node", "n1", (n) => (n.spec!.availability = NodeAvailability.NODE_AVAILABILITY_DRAIN));
+    const gatedA = await until("a's replacement", () => liveIn(h.store, "web", a!.slot).find((t) => t.id !== a!.id));
+    const gatedB = await until("b's replacement", () => liveIn(h.store, "web", b!.slot).find((t) => t.id !== b!.id));
+
+    await first.stop();
+    h.clock.advance(2_000);
+    await report(h.store, h.clock, a!.id, S.TASK_STATE_SHUTDOWN);
+    const second = h.start();
+    await until("a's replacement started", () => taskOf(h.store, gatedA.id)?.desiredState === S.TASK_STATE_RUNNING);
+    await quiesce(second);
+    expect(taskOf(h.store, gatedB.id)?.desiredState).toBe(S.TASK_STATE_READY);
+    await report(h.store, h.clock, b!.id, S.TASK_STATE_SHUTDOWN);
+    await until("b's replacement started", () => taskOf(h.store, gatedB.id)?.desiredState === S.TASK_STATE_RUNNING);
+  });
+
+  it("starts a replacement whose old task never stops one minute after its creation", async () => {
+    const h = setup(replicatedMode());
+    const o = await h.init();
+    await addService(h.store, { id: "web", mode: replicated(1) });
+    const [t] = await until("a task", () => liveTasks(h.store, "web").length === 1 && liveTasks(h.store, "web"));
+    await report(h.store, h.clock, t!.id, S.TASK_STATE_RUNNING, "n1");
+    await change<Node>(h.store, "node", "n1", (n) => (n.spec!.availability = NodeAvailability.NODE_AVAILABILITY_DRAIN));
+    const next = await until("a replacement", () => liveIn(h.store, "web", 1).find((x) => x.id !== t!.id));
+    h.clock.advance(OLD_TASK_TIMEOUT_MS - 1);
+    await quiesce(o);
+    expect(taskOf(h.store, next.id)?.desiredState).toBe(S.TASK_STATE_READY);
+    h.clock.advance(1);
+    await until("the replacement started", () => taskOf(h.store, next.id)?.desiredState === S.TASK_STATE_RUNNING);
+    expect(taskOf(h.store, t!.id)?.status?.state).toBe(S.TASK_STATE_RUNNING);
   });
 
   it("resumes READY-gated tasks after a change of leader: at once if the delay is over, else on a timer", async () => {
@@ -232,8 +279,11 @@ describe("replicated orchestrator: which task changes are decided again", () => 
 
     await report(h.store, h.clock, t!.id, S.TASK_STATE_ASSIGNED, "n2");
     const next = await until("a replacement", () => liveIn(h.store, "web", 1).find((x) => x.id !== t!.id));
-    expect(next.desiredState).toBe(S.TASK_STATE_RUNNING);
     expect(taskOf(h.store, t!.id)?.desiredState).toBe(S.TASK_STATE_SHUTDOWN);
+    // n2's agent may have received it: the replacement waits until it reports it stopped.
+    expect(next.desiredState).toBe(S.TASK_STATE_READY);
+    await report(h.store, h.clock, t!.id, S.TASK_STATE_SHUTDOWN);
+    await until("the replacement started", () => taskOf(h.store, next.id)?.desiredState === S.TASK_STATE_RUNNING);
   });
 
   it("decides again when a task reaches RUNNING while the service is being updated", async () => {

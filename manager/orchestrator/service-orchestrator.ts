@@ -1,11 +1,12 @@
 // The runner of a service orchestrator (replicated, global, jobs): follows services, tasks and
 // nodes, and for every service a change concerns, makes the mode's decision from one store
 // snapshot and commits its steps. A step that cannot be applied (its premises changed) makes the
-// service's decision be made again. A decision that waits for a restart delay sets a timer; after a
-// change of leader the first pass looks at every service, so READY-gated tasks whose delay is over
-// start at once and the others get timers. A task's progress toward RUNNING does not concern its
-// service (task-change.ts), unless it lands on a node that cannot run it or the service is being
-// updated.
+// service's decision be made again. A decision that waits (a READY-gated task's gate: the old task's
+// stop, at most a minute, and its restart delay; an update's delay or bounds) sets a timer; the old
+// task's stop is a task event. After a change of leader the first pass looks at every service, so
+// READY-gated tasks whose gate opened start at once and the others get timers. A task's progress
+// toward RUNNING does not concern its service (task-change.ts), unless it lands on a node that
+// cannot run it or the service is being updated.
 import type { Cluster, Node, Service, Task } from "../../proto/gen/objects.js";
 import type { MemoryStore, ReadView, StoreEvent } from "../store/index.js";
 import { Alarm, type OrchestratorClock } from "./clock.js";
@@ -48,7 +49,7 @@ export class ServiceOrchestrator extends LeaderLoop {
   private readonly placedOn = new Map<string, Set<string>>();
   /** Services some of whose tasks just reached RUNNING: decided only while being updated. */
   private readonly reachedRunning = new Set<string>();
-  /** When each service's decision asked to be made again (restart delays). */
+  /** When each service's decision asked to be made again (gates, update delays and bounds). */
   private readonly wakeAt = new Map<string, number>();
   private readonly alarm: Alarm;
 

@@ -31,6 +31,9 @@ describe("classifyTaskUpdate", () => {
     expect(classifyTaskUpdate(assigned, at(assigned, S.TASK_STATE_REJECTED))).toBe("changed");
     expect(classifyTaskUpdate(running, at(running, S.TASK_STATE_RUNNING, { desiredState: S.TASK_STATE_SHUTDOWN }))).toBe("changed");
     expect(classifyTaskUpdate(running, at(running, S.TASK_STATE_STARTING))).toBe("changed");
+    // The end of a task shut down on request: a READY-gated replacement waits for it.
+    const shutDown = at(running, S.TASK_STATE_RUNNING, { desiredState: S.TASK_STATE_SHUTDOWN });
+    expect(classifyTaskUpdate(shutDown, at(shutDown, S.TASK_STATE_SHUTDOWN))).toBe("changed");
     // Progress of a task no longer wanted (desired SHUTDOWN) is left to its own rules: changed.
     const stopping = at(assigned, S.TASK_STATE_STARTING, { desiredState: S.TASK_STATE_SHUTDOWN });
     expect(classifyTaskUpdate(stopping, at(stopping, S.TASK_STATE_RUNNING))).toBe("changed");

@@ -14,7 +14,8 @@ import { isLive, observedState } from "./decisions/task-state.js";
  *   node cannot run tasks (drained, down or removed while the scheduler was choosing it);
  * - "reached-running": progress that reached RUNNING: matters only while the service is being
  *   updated (an updater waits for new tasks to run);
- * - "changed": anything else (it ended, its desired state changed, …): to decide.
+ * - "changed": anything else (it ended — a READY-gated replacement may be waiting for that —, its
+ *   desired state changed, …): to decide.
  */
 export type TaskUpdateKind = "progress" | "placed" | "reached-running" | "changed";
 

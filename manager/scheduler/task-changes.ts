@@ -5,7 +5,7 @@ import { TaskState } from "../../proto/gen/types.js";
 import { holdsNode, type TaskFailure } from "../../scheduler/index.js";
 import type { StoreEvent } from "../store/index.js";
 
-/** A task the scheduler places: PENDING, still wanted (desired RUNNING, or READY while a restart delay runs). */
+/** A task the scheduler places: PENDING, still wanted (desired RUNNING, or READY until its start gate opens). */
 export function needsPlacement(t: Task): boolean {
   return t.status?.state === TaskState.TASK_STATE_PENDING && t.desiredState <= TaskState.TASK_STATE_RUNNING;
 }

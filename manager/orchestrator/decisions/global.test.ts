@@ -82,10 +82,10 @@ describe("reconcileGlobal", () => {
     expect(summary(decide([makeNode({ id: "a" })], [on("old", "a"), on("new", "a", { createdAt: 2 })]))).toEqual(["old → TASK_STATE_SHUTDOWN"]);
   });
 
-  it("replaces dirty tasks on their node", () => {
+  it("replaces dirty tasks on their node, stop-first: the new one gated until the old one stopped", () => {
     const updateStatus = { state: UpdateState.UPDATE_STATE_UPDATING, startedAtUnixMs: 0 };
     const svc = makeService({ id: "s", mode: global, specVersion: 2, image: "nginx", updateStatus });
     const d = reconcileGlobal(serviceInput(svc, [on("t", "a")], [makeNode({ id: "a" })], NOW));
-    expect(summary(d)).toEqual(["t → TASK_STATE_SHUTDOWN", "create on a slot 0 TASK_STATE_RUNNING"]);
+    expect(summary(d)).toEqual(["t → TASK_STATE_SHUTDOWN", "create on a slot 0 TASK_STATE_READY"]);
   });
 });

@@ -31,7 +31,7 @@ export function reconcileGlobal(input: ServiceInput, updater: TaskUpdater = roll
     const place = { slot: 0, nodeId };
     switch (verdict.kind) {
       case "replace":
-        if (eligibility === "run") replaceTask(input, b, place, verdict.task, verdict.cause);
+        if (eligibility === "run") replaceTask(input, b, slot, place, [verdict.task]);
         else stopTasks(input, b, [verdict.task]);
         break;
       case "retire":

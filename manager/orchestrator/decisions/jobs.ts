@@ -61,7 +61,7 @@ export function reconcileReplicatedJob(input: ServiceInput): Decision {
     stopTasks(input, b, extras);
     if (verdict.kind === "vacant") continue;
     used.add(slot.slot);
-    if (verdict.kind === "replace") replaceTask(input, b, { slot: slot.slot, nodeId: "" }, verdict.task, verdict.cause);
+    if (verdict.kind === "replace") replaceTask(input, b, slot, { slot: slot.slot, nodeId: "" }, [verdict.task]);
     if (verdict.kind === "retire") stopTasks(input, b, [verdict.task]);
     if (verdict.kind === "running" || verdict.kind === "replace") active++;
     else held++;
@@ -94,7 +94,7 @@ export function reconcileGlobalJob(input: ServiceInput): Decision {
     const { verdict, extras } = judgeSlot(slot, { job: true });
     stopTasks(input, b, extras);
     const place = { slot: 0, nodeId };
-    if (verdict.kind === "replace" && eligibility === "run") replaceTask(input, b, place, verdict.task, verdict.cause);
+    if (verdict.kind === "replace" && eligibility === "run") replaceTask(input, b, slot, place, [verdict.task]);
     else if (verdict.kind === "replace" || verdict.kind === "retire") stopTasks(input, b, [verdict.task]);
     else if (verdict.kind === "vacant" && eligibility === "run") createTask(input, b, place);
   }

@@ -1,6 +1,6 @@
 // What a decision returns: steps, each a set of writes (tasks, and the service's update status)
-// committed all or nothing, and the time the decision wants to be made again (a restart delay, an
-// update's delay or monitor window ending). The runners commit steps; a step whose premises changed
+// committed all or nothing, and the time the decision wants to be made again (a gated task's gate
+// opening at the latest, an update's delay or monitor window ending). The runners commit steps; a step whose premises changed
 // meanwhile is dropped and the decision made again from the new state.
 import type { Task } from "../../../proto/gen/objects.js";
 import type { TaskState, TaskStatus, UpdateStatus } from "../../../proto/gen/types.js";

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { Task } from "../../../proto/gen/objects.js";
 import { NodeAvailability, NodeState, RestartCondition, TaskState as S, UpdateState } from "../../../proto/gen/types.js";
 import { makeNode, makeService, makeTask, replicated, serviceInput } from "../test-support.js";
+import { OLD_TASK_TIMEOUT_MS } from "./gate.js";
 import type { Decision } from "./plan.js";
 import { chooseSlotsToRemove, reconcileReplicated, type TakenSlot } from "./replicated.js";
 
@@ -101,14 +102,28 @@ describe("reconcileReplicated: restarts", () => {
   });
 
   it.each([
-    ["down", makeNode({ id: "n1", state: NodeState.NODE_STATE_DOWN }), S.TASK_STATE_READY],
-    ["drained", makeNode({ id: "n1", availability: NodeAvailability.NODE_AVAILABILITY_DRAIN }), S.TASK_STATE_RUNNING],
-    ["removed", undefined, S.TASK_STATE_READY],
-  ])("replaces a task whose node is %s (the old one keeps its observed state)", (_, node, desired) => {
+    ["down: gated for the restart delay", makeNode({ id: "n1", state: NodeState.NODE_STATE_DOWN }), NOW + 5_000],
+    ["drained: gated until the old task stopped (its agent stops it), 1 min at most", makeNode({ id: "n1", availability: NodeAvailability.NODE_AVAILABILITY_DRAIN }), NOW + OLD_TASK_TIMEOUT_MS],
+    ["removed: gated for the restart delay", undefined, NOW + 5_000],
+  ])("replaces a task whose node is %s (the old one keeps its observed state)", (_, node, wake) => {
     const ns = [...(node ? [node] : []), makeNode({ id: "n2" })];
     const d = decide(1, [running("a", 1, "n1")], {}, ns);
-    expect(summary(d)).toEqual(["a → TASK_STATE_SHUTDOWN", `create slot 1 ${S[desired]}`]);
+    expect(summary(d)).toEqual(["a → TASK_STATE_SHUTDOWN", "create slot 1 TASK_STATE_READY"]);
     expect(d.steps[0]!.change[0]!.status).toBeUndefined();
+    expect(d.wakeAtMs).toBe(wake);
+  });
+
+  it.each<[string, Task, number, string[], number | null]>([
+    ["a drained node's task still stopping: its replacement waits", running("a", 1, "n1", { desired: S.TASK_STATE_SHUTDOWN }), NOW + 2_000, [], NOW + OLD_TASK_TIMEOUT_MS],
+    ["…stopped: its replacement starts at once, no restart delay", running("a", 1, "n1", { desired: S.TASK_STATE_SHUTDOWN, state: S.TASK_STATE_SHUTDOWN, statusAt: NOW + 2_000 }), NOW + 2_000, ["b → TASK_STATE_RUNNING"], null],
+    ["a failed task's replacement: its restart delay after the failure", running("a", 1, "n1", { desired: S.TASK_STATE_SHUTDOWN, state: S.TASK_STATE_FAILED, statusAt: NOW - 1 }), NOW + 4_998, [], NOW + 4_999],
+    ["…then it starts", running("a", 1, "n1", { desired: S.TASK_STATE_SHUTDOWN, state: S.TASK_STATE_FAILED, statusAt: NOW - 1 }), NOW + 4_999, ["b → TASK_STATE_RUNNING"], null],
+  ])("a gated replacement (made at NOW): %s", (_, old, now, want, wake) => {
+    const drained = [makeNode({ id: "n1", availability: NodeAvailability.NODE_AVAILABILITY_DRAIN }), makeNode({ id: "n2" })];
+    const gated = makeTask({ id: "b", slot: 1, node: "n2", createdAt: NOW, state: S.TASK_STATE_READY, desired: S.TASK_STATE_READY });
+    const d = reconcileReplicated(serviceInput(svc(1), [old, gated], drained, now));
+    expect(summary(d)).toEqual(want);
+    expect(d.wakeAtMs).toBe(wake);
   });
 
   it("fills a slot whose task the constraint enforcer rejected, at once", () => {
@@ -143,7 +158,7 @@ describe("reconcileReplicated: spec changes", () => {
   it("replaces dirty tasks in their slots, stop-first, and leaves clean ones", () => {
     const tasks = [running("a", 1, "n1", { specVersion: 1, image: "busybox" }), running("b", 2, "n2", { specVersion: 1, image: "busybox" })];
     const d = decide(2, [tasks[0]!, { ...tasks[1]!, specVersion: { index: 2 } }], { specVersion: 2, image: "nginx", ...updating });
-    expect(summary(d)).toEqual(["a → TASK_STATE_SHUTDOWN", "create slot 1 TASK_STATE_RUNNING"]);
+    expect(summary(d)).toEqual(["a → TASK_STATE_SHUTDOWN", "create slot 1 TASK_STATE_READY"]);
     expect(d.steps[0]!.create[0]!.spec?.runtime).toEqual({ $case: "container", container: expect.objectContaining({ image: "nginx" }) });
   });
 

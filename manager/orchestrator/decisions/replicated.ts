@@ -64,7 +64,7 @@ export function reconcileReplicated(input: ServiceInput, updater: TaskUpdater = 
   const candidates: UpdateCandidate[] = [];
   for (const { slot, verdict, extras, aside } of kept) {
     stopTasks(input, b, extras);
-    if (verdict.kind === "replace") replaceTask(input, b, { slot: slot.slot, nodeId: "" }, verdict.task, verdict.cause);
+    if (verdict.kind === "replace") replaceTask(input, b, slot, { slot: slot.slot, nodeId: "" }, [verdict.task]);
     else if (verdict.kind === "retire") stopTasks(input, b, [verdict.task]);
     else candidates.push({ slot, task: verdict.task, aside });
   }

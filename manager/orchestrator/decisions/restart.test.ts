@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { RestartCondition as C, TaskState as S } from "../../../proto/gen/types.js";
 import { makeTask } from "../test-support.js";
-import { DEFAULT_RESTART_DELAY_MS, gateOpensAtMs, mayRestart, replacementStart, restartRules, restartsBefore } from "./restart.js";
+import { DEFAULT_RESTART_DELAY_MS, mayRestart, restartRules, restartsBefore } from "./restart.js";
 
 describe("restartRules", () => {
   it.each([
@@ -55,36 +55,5 @@ describe("mayRestart: attempts counted from the slot's history", () => {
     expect(restartsBefore(t, [recent, t], 10_000)).toBe(1);
     expect(mayRestart(t, [recent, t], false)).toBe(false);
     expect(mayRestart(t, [old, t], false)).toBe(true);
-  });
-});
-
-describe("replacementStart", () => {
-  const now = 100_000;
-  it.each([
-    ["exited just now: wait the delay", makeTask({ id: "t", state: S.TASK_STATE_FAILED, statusAt: now - 1_000 }), "exited", S.TASK_STATE_READY, now + 4_000],
-    ["exited long ago: start at once", makeTask({ id: "t", state: S.TASK_STATE_FAILED, statusAt: now - 60_000 }), "exited", S.TASK_STATE_RUNNING, now - 55_000],
-    ["node down: from now", makeTask({ id: "t", state: S.TASK_STATE_RUNNING, statusAt: now - 60_000 }), "down", S.TASK_STATE_READY, now + 5_000],
-    ["node drained: no delay", makeTask({ id: "t", state: S.TASK_STATE_RUNNING }), "drained", S.TASK_STATE_RUNNING, now],
-    ["delay 0", makeTask({ id: "t", state: S.TASK_STATE_FAILED, statusAt: now, restart: { delayMs: 0 } }), "exited", S.TASK_STATE_RUNNING, now],
-    ["a status from the future counts as now", makeTask({ id: "t", state: S.TASK_STATE_FAILED, statusAt: now + 9_000 }), "exited", S.TASK_STATE_READY, now + 5_000],
-  ] as const)("%s", (_, old, cause, desiredState, startAtMs) => {
-    expect(replacementStart(old, cause, now)).toEqual({ desiredState, startAtMs });
-  });
-});
-
-describe("gateOpensAtMs", () => {
-  const gated = makeTask({ id: "new", createdAt: 1_000, desired: S.TASK_STATE_READY, state: S.TASK_STATE_NEW, version: 9 });
-  it.each([
-    ["the predecessor ended before: its end + delay", [makeTask({ id: "old", createdAt: 10, statusAt: 800, state: S.TASK_STATE_FAILED })], 5_800],
-    ["the predecessor did not end (node down): creation + delay", [makeTask({ id: "old", createdAt: 10, statusAt: 500 })], 6_000],
-    ["the predecessor ended after the creation: creation + delay", [makeTask({ id: "old", createdAt: 10, statusAt: 3_000, state: S.TASK_STATE_SHUTDOWN })], 6_000],
-    ["no predecessor: creation + delay", [], 6_000],
-    [
-      "the latest predecessor is the one",
-      [makeTask({ id: "older", createdAt: 5, statusAt: 6, state: S.TASK_STATE_FAILED }), makeTask({ id: "old", createdAt: 10, statusAt: 900, state: S.TASK_STATE_FAILED })],
-      5_900,
-    ],
-  ])("%s", (_, before, want) => {
-    expect(gateOpensAtMs(gated, [...before, gated])).toBe(want);
   });
 });

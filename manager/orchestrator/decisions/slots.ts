@@ -3,7 +3,7 @@
 // two live tasks only during a start-first replacement: the older one keeps running until the
 // newer one runs, and gets the slot back if the newer one fails first. Pure.
 import type { Task } from "../../../proto/gen/objects.js";
-import { mayRestart, type ReplaceCause } from "./restart.js";
+import { mayRestart } from "./restart.js";
 import { TaskState } from "../../../proto/gen/types.js";
 import { byCreation, exitedOnItsOwn, hasEnded, isBeingRemoved, isLive, observedState, type NodeFailure } from "./task-state.js";
 
@@ -53,7 +53,7 @@ export type SlotVerdict =
   /** Its live task runs, or is on its way. */
   | { kind: "running"; task: Task }
   /** Its live task stopped running (or its node failed): stop it and replace it. */
-  | { kind: "replace"; task: Task; cause: ReplaceCause }
+  | { kind: "replace"; task: Task }
   /** Its live task exited and its restart policy forbids a replacement: stop it; the slot stays taken. */
   | { kind: "retire"; task: Task }
   /** No live task; the last one exited and may not be replaced: the slot stays taken by it. */
@@ -109,14 +109,11 @@ export function judgeSlot(slot: Slot, o: JudgeOptions): SlotJudgement {
     const { extras, aside } = splitOlder(live.slice(0, at), current, o);
     const others = { extras: [...extras, ...live.slice(at + 1)], aside };
     if (hasEnded(current)) {
-      if (!exitedOnItsOwn(current)) return { verdict: { kind: "replace", task: current, cause: "lost" }, ...others };
-      const verdict: SlotVerdict = mayRestart(current, slot.tasks, o.job)
-        ? { kind: "replace", task: current, cause: "exited" }
-        : { kind: "retire", task: current };
+      const restarts = !exitedOnItsOwn(current) || mayRestart(current, slot.tasks, o.job);
+      const verdict: SlotVerdict = restarts ? { kind: "replace", task: current } : { kind: "retire", task: current };
       return { verdict, ...others };
     }
-    const failure = o.nodeFailure?.(current) ?? null;
-    if (failure) return { verdict: { kind: "replace", task: current, cause: failure }, ...others };
+    if (o.nodeFailure?.(current)) return { verdict: { kind: "replace", task: current }, ...others };
     return { verdict: { kind: "running", task: current }, ...others };
   }
   const last = slot.tasks.at(-1);

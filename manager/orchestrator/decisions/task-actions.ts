@@ -1,10 +1,11 @@
-// The steps the orchestrators' decisions are made of: create a task in a slot, stop a task and
-// replace it (gated at READY for the restart delay), stop tasks, and start gated tasks whose delay
-// is over. Pure.
+// The steps the orchestrators' decisions are made of: create a task in a slot, replace a slot's
+// tasks (the old ones shut down and the new one created in one step, the new one gated at READY
+// until they stopped and its restart delay, if any, is over: gate.ts), stop tasks, and start gated
+// tasks whose gate opened. Pure.
 import type { Task } from "../../../proto/gen/objects.js";
 import { TaskState } from "../../../proto/gen/types.js";
+import { gateOpensAtMs, tasksBefore } from "./gate.js";
 import { desire, step, type DecisionBuilder } from "./plan.js";
-import { gateOpensAtMs, replacementStart, type ReplaceCause } from "./restart.js";
 import type { ServiceInput } from "./service-input.js";
 import type { Slot } from "./slots.js";
 import { newTask } from "./task-factory.js";
@@ -29,18 +30,23 @@ function make(input: ServiceInput, place: Place, desiredState: TaskState): Task 
 
 const specVersionOf = (input: ServiceInput): number => input.service.specVersion?.index ?? 0;
 
-/** A new task in `place`, desired RUNNING; the live tasks of `stop` are shut down in the same step. */
-export function createTask(input: ServiceInput, b: DecisionBuilder, place: Place, stop: readonly Task[] = []): void {
-  const change = stop.filter(isLive).map((task) => ({ task, desiredState: TaskState.TASK_STATE_SHUTDOWN }));
-  b.add(step(input.service.id, { specVersion: specVersionOf(input), create: [make(input, place, TaskState.TASK_STATE_RUNNING)], change }));
+/** A new task in `place`, desired RUNNING at once (a new slot, a start-first replacement). */
+export function createTask(input: ServiceInput, b: DecisionBuilder, place: Place): void {
+  b.add(step(input.service.id, { specVersion: specVersionOf(input), create: [make(input, place, TaskState.TASK_STATE_RUNNING)] }));
 }
 
-/** Shuts `old` down and creates its replacement in `place`, held at READY until the restart delay is over. */
-export function replaceTask(input: ServiceInput, b: DecisionBuilder, place: Place, old: Task, cause: ReplaceCause): void {
-  const start = replacementStart(old, cause, input.nowMs);
-  const task = make(input, place, start.desiredState);
-  b.add(step(input.service.id, { specVersion: specVersionOf(input), create: [task], change: [{ task: old, desiredState: TaskState.TASK_STATE_SHUTDOWN }] }));
-  if (start.desiredState === TaskState.TASK_STATE_READY) b.wakeAt(start.startAtMs);
+/**
+ * Replaces the tasks of `slot`: shuts the live ones of `stop` down and, in the same step, creates
+ * the new task in `place` — desired RUNNING if its gate is open already (the old tasks stopped and
+ * the restart delay, if any, is over), else READY, with a wake-up when the gate opens at the latest.
+ */
+export function replaceTask(input: ServiceInput, b: DecisionBuilder, slot: Slot, place: Place, stop: readonly Task[]): void {
+  const task = make(input, place, TaskState.TASK_STATE_READY);
+  const opensAt = gateOpensAtMs(task, slot.tasks, input.node);
+  if (opensAt <= input.nowMs) task.desiredState = TaskState.TASK_STATE_RUNNING;
+  else b.wakeAt(opensAt);
+  const change = stop.filter(isLive).map((t) => ({ task: t, desiredState: TaskState.TASK_STATE_SHUTDOWN }));
+  b.add(step(input.service.id, { specVersion: specVersionOf(input), create: [task], change }));
 }
 
 /** Shuts tasks down (no replacement). */
@@ -49,14 +55,15 @@ export function stopTasks(input: ServiceInput, b: DecisionBuilder, tasks: readon
 }
 
 /**
- * Starts the READY-gated tasks of `slots` whose restart delay is over (desired RUNNING) and asks to
- * be woken when the next one's is. Tasks some step already changes are left alone.
+ * Starts the READY-gated tasks of `slots` whose gate opened (desired RUNNING) and asks to be woken
+ * when the next one's opens at the latest (a task before it stopping earlier is a task event, which
+ * makes the service be decided again). Tasks some step already changes are left alone.
  */
 export function releaseGates(input: ServiceInput, b: DecisionBuilder, slots: Iterable<Slot>): void {
   for (const slot of slots) {
     for (const t of slot.tasks) {
       if (t.desiredState !== TaskState.TASK_STATE_READY || hasEnded(t) || b.touches(t)) continue;
-      const opensAt = gateOpensAtMs(t, slot.tasks);
+      const opensAt = gateOpensAtMs(t, tasksBefore(t, slot.tasks), input.node);
       if (opensAt <= input.nowMs) b.add(desire(input.service.id, [t], TaskState.TASK_STATE_RUNNING));
       else b.wakeAt(opensAt);
     }

@@ -13,7 +13,7 @@ export interface NewTaskOptions {
   /** Global modes: the node the task is for (the scheduler only confirms it). */
   nodeId?: string;
   nowMs: number;
-  /** RUNNING (default), or READY to hold the start until a restart delay is over. */
+  /** RUNNING (default), or READY to hold the start until its gate opens (gate.ts). */
   desiredState?: TaskState;
   /** For the cluster's default log driver, used when the spec names none. */
   cluster?: Cluster | undefined;

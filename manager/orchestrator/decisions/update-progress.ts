@@ -5,19 +5,24 @@
 // another version (a slot new since the spec changed, from scaling up, has none; a slot that ran
 // this version before, as a rollback restores it, is judged by its latest tasks only). No clock is
 // compared: a new leader whose clock differs recognises the same tasks. It counts as failed when:
-// - it does not run within `startWithinMs` (the monitor window; 5 s when that is 0) of when it could
-//   start (its creation; for a restart replacement made during the update, the end of its restart
-//   delay) — the bound on every wait: a task that never becomes healthy fails the update instead of
-//   hanging it (the failure action applies then; should it run later, it no longer counts);
+// - it does not run within `startWithinMs` (update-config.ts: the monitor window, at least a minute,
+//   plus the time its health check may take to decide) of when it could
+//   start — when its gate opened (gate.ts: a stop-first replacement once the old task stopped, at the
+//   latest a minute after its creation; a restart replacement made during the update once its
+//   restart delay is over), or its creation (a start-first replacement) — the bound on every wait: a
+//   task that never becomes healthy fails the update instead of hanging it (the failure action
+//   applies then; should it run later, it no longer counts). A task waiting at its gate is starting:
+//   it holds its parallelism unit, and its bound does not run yet, so an old task slow to stop (up
+//   to its stop grace period) does not fail the update;
 // - it ends on its own (FAILED, REJECTED, COMPLETE) before that bound plus the monitor window has
 //   passed. The store keeps only a task's latest state, so once ended, when it reached RUNNING is
 //   not known: this bound is the latest its watch could have lasted.
 // Ended as SHUTDOWN or ORPHANED, or stopped by the orchestrators (its node failed), it is not a failure.
 import type { Task } from "../../../proto/gen/objects.js";
-import { TaskState } from "../../../proto/gen/types.js";
-import { gateOpensAtMs } from "./restart.js";
+import { TaskState, UpdateOrder } from "../../../proto/gen/types.js";
+import { gateOpensAtMs, tasksBefore, type NodeLookup } from "./gate.js";
 import type { Slot } from "./slots.js";
-import { byCreation, createdAtMs, endedAtMs, exitedOnItsOwn, hasEnded, isLive, observedState } from "./task-state.js";
+import { createdAtMs, endedAtMs, exitedOnItsOwn, hasEnded, isLive, nodeFailure, observedState } from "./task-state.js";
 import type { UpdateRules } from "./update-config.js";
 
 /** What became of a slot's update task, as of now. */
@@ -45,30 +50,46 @@ export function updateTaskOf(slot: Slot, specVersion: number): Task | undefined 
 }
 
 /**
- * When `t` could start running: its creation; for a restart replacement (of a task that ended on its
- * own or was lost before `t` was made, or whose node failed), the end of its restart delay.
+ * Whether `t` replaced `p` after `p` failed — it ended on its own, or was lost before `t` was made,
+ * or its node can no longer run it — rather than beside it (a start-first replacement).
  */
-export function mayStartAtMs(t: Task, slotTasks: readonly Task[], nodeFailed: (t: Task) => boolean): number {
-  const created = createdAtMs(t);
-  const before = slotTasks.filter((p) => p.id !== t.id && byCreation(p, t) < 0).at(-1);
-  if (!before) return created;
-  const restarted = exitedOnItsOwn(before) || (hasEnded(before) ? endedAtMs(before) < created : nodeFailed(before));
-  return restarted ? Math.max(created, gateOpensAtMs(t, slotTasks)) : created;
+function replacedAfterFailure(t: Task, p: Task, node: NodeLookup): boolean {
+  if (exitedOnItsOwn(p)) return true;
+  if (hasEnded(p)) return endedAtMs(p) < createdAtMs(t);
+  return p.nodeId !== "" && nodeFailure(node(p.nodeId)) !== null;
 }
 
-const duration = (ms: number): string => (ms % 1_000 === 0 ? `${ms / 1_000}s` : `${ms}ms`);
+/**
+ * When `t` could start running: when its gate opened (gate.ts: the tasks before it in the slot
+ * stopped, and its restart delay if one applies), or opens at the latest while it waits; its
+ * creation if it has no predecessor, or if it is a start-first replacement (created desired RUNNING
+ * beside the old task) rather than the replacement of a task that failed.
+ */
+export function mayStartAtMs(t: Task, slotTasks: readonly Task[], node: NodeLookup, startFirst: boolean): number {
+  const before = tasksBefore(t, slotTasks);
+  const p = before.at(-1);
+  if (!p || (startFirst && !replacedAfterFailure(t, p, node))) return createdAtMs(t);
+  return gateOpensAtMs(t, before, node);
+}
+
+const duration = (ms: number): string => (ms >= 1_000 ? `${Math.round(ms / 100) / 10}s` : `${ms}ms`);
 const stateWord = (t: Task): string => (TaskState[observedState(t)] ?? "").replace("TASK_STATE_", "").toLowerCase();
+/** "pending: no suitable node (…)": the task's state with its error or message. */
+const stateOf = (t: Task): string => {
+  const detail = t.status?.err || t.status?.message || "";
+  return `${stateWord(t)}${detail ? `: ${detail}` : ""}`;
+};
 
 /** The outcome of update task `t` of a slot whose tasks are `slotTasks`, at `nowMs`. */
-export function judgeUpdateTask(t: Task, slotTasks: readonly Task[], rules: UpdateRules, nowMs: number, nodeFailed: (t: Task) => boolean): SlotUpdate {
-  const deadline = mayStartAtMs(t, slotTasks, nodeFailed) + rules.startWithinMs;
+export function judgeUpdateTask(t: Task, slotTasks: readonly Task[], rules: UpdateRules, nowMs: number, node: NodeLookup): SlotUpdate {
+  const startFirst = rules.order === UpdateOrder.UPDATE_ORDER_START_FIRST;
+  const deadline = mayStartAtMs(t, slotTasks, node, startFirst) + rules.startWithinMs;
   const outcome = { task: t, failedAtMs: null, failure: "", settledAtMs: null, watchedUntilMs: null };
-  const timedOut = { ...outcome, failedAtMs: deadline, failure: `not running within ${duration(rules.startWithinMs)}`, settledAtMs: deadline };
+  const timedOut = { ...outcome, failedAtMs: deadline, failure: `not running within ${duration(rules.startWithinMs)} (${stateOf(t)})`, settledAtMs: deadline };
   if (hasEnded(t)) {
     const end = endedAtMs(t);
     if (!exitedOnItsOwn(t) || end > deadline + rules.monitorMs) return { ...outcome, settledAtMs: end };
-    const detail = t.status?.err || t.status?.message || "";
-    return { ...outcome, failedAtMs: end, failure: `${stateWord(t)}${detail ? `: ${detail}` : ""}`, settledAtMs: end };
+    return { ...outcome, failedAtMs: end, failure: stateOf(t), settledAtMs: end };
   }
   if (!isLive(t)) return { ...outcome, settledAtMs: Math.min(t.meta?.updatedAtUnixMs || nowMs, deadline) };
   if (observedState(t) === TaskState.TASK_STATE_RUNNING) {

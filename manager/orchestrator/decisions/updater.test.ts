@@ -1,15 +1,21 @@
 import { describe, expect, it } from "vitest";
 import type { Service, Task } from "../../../proto/gen/objects.js";
-import { TaskState as S, UpdateFailureAction as Action, UpdateOrder, UpdateState } from "../../../proto/gen/types.js";
+import { NodeState, TaskState as S, UpdateFailureAction as Action, UpdateOrder, UpdateState } from "../../../proto/gen/types.js";
 import { global, makeNode, makeService, makeTask, replicated, sequentialIds, serviceInput, type ServiceFixture, type TaskFixture } from "../test-support.js";
+import { OLD_TASK_TIMEOUT_MS } from "./gate.js";
 import { reconcileGlobal } from "./global.js";
 import type { Decision } from "./plan.js";
 import { reconcileReplicated } from "./replicated.js";
+import { MIN_START_BOUND_MS } from "./update-config.js";
 
 /** When the update started, and when it created its first tasks. */
 const U = 100_000;
 const C = U + 10;
 const nodes = ["n1", "n2", "n3", "n4"].map((id) => makeNode({ id }));
+/** How long a stop-first replacement waits at most for the old task to stop. */
+const WAIT = OLD_TASK_TIMEOUT_MS;
+/** How long a new task may take to run (the default 5 s monitor window, no health check): a minute. */
+const BOUND = MIN_START_BOUND_MS;
 
 /** Service "s" at spec version 2 (image v2), its previous spec version 1 (image v1), 3 replicas, UPDATING since U. */
 function svc(o: Partial<ServiceFixture> & { state?: UpdateState | null } = {}): Service {
@@ -77,24 +83,24 @@ describe("rollingUpdater: which slots are replaced, and when", () => {
       [],
       null,
     ],
-    ["parallelism 1 (default), stop-first: slot 1, the old task shut down with it", svc(), threeOld(), U + 1, ["a1 → SHUTDOWN", "create slot 1 v2 RUNNING"], null],
-    ["parallelism 2: slots 1 and 2", svc({ update: { parallelism: 2 } }), threeOld(), U + 1, ["a1 → SHUTDOWN", "create slot 1 v2 RUNNING", "a2 → SHUTDOWN", "create slot 2 v2 RUNNING"], null],
+    ["parallelism 1 (default), stop-first: slot 1, the old task shut down with it", svc(), threeOld(), U + 1, ["a1 → SHUTDOWN", "create slot 1 v2 READY"], U + 1 + WAIT],
+    ["parallelism 2: slots 1 and 2", svc({ update: { parallelism: 2 } }), threeOld(), U + 1, ["a1 → SHUTDOWN", "create slot 1 v2 READY", "a2 → SHUTDOWN", "create slot 2 v2 READY"], U + 1 + WAIT],
     [
       "parallelism 0: every slot at once",
       svc({ update: { parallelism: 0 } }),
       threeOld(),
       U + 1,
-      ["a1 → SHUTDOWN", "create slot 1 v2 RUNNING", "a2 → SHUTDOWN", "create slot 2 v2 RUNNING", "a3 → SHUTDOWN", "create slot 3 v2 RUNNING"],
-      null,
+      ["a1 → SHUTDOWN", "create slot 1 v2 READY", "a2 → SHUTDOWN", "create slot 2 v2 READY", "a3 → SHUTDOWN", "create slot 3 v2 READY"],
+      U + 1 + WAIT,
     ],
     ["start-first: the new task is created, the old one left running", svc({ update: { parallelism: 1, order: UpdateOrder.UPDATE_ORDER_START_FIRST } }), threeOld(), U + 1, ["create slot 1 v2 RUNNING"], null],
-    ["a slot's new task is starting: waits, until its start bound", svc(), [replaced("a1", 1), starting("b1", 1), old("a2", 2), old("a3", 3)], C + 1_000, [], C + 5_000],
+    ["a slot's new task is starting: waits, until its start bound", svc(), [replaced("a1", 1), starting("b1", 1), old("a2", 2), old("a3", 3)], C + 1_000, [], C + BOUND],
     [
       "a slot's new task runs: the next slot (delay 0), and a wake-up at the end of the monitor window",
       svc(),
       [replaced("a1", 1), fresh("b1", 1), old("a2", 2), old("a3", 3)],
       C + 1_000,
-      ["a2 → SHUTDOWN", "create slot 2 v2 RUNNING"],
+      ["a2 → SHUTDOWN", "create slot 2 v2 READY"],
       C + 6_000,
     ],
     ["delay: the slot's unit waits the delay after its new task ran", svc({ update: { parallelism: 1, delayMs: 10_000 } }), [replaced("a1", 1), fresh("b1", 1), old("a2", 2), old("a3", 3)], C + 7_000, [], C + 11_000],
@@ -103,24 +109,24 @@ describe("rollingUpdater: which slots are replaced, and when", () => {
       svc({ update: { parallelism: 1, delayMs: 10_000 } }),
       [replaced("a1", 1), fresh("b1", 1), old("a2", 2), old("a3", 3)],
       C + 11_000,
-      ["a2 → SHUTDOWN", "create slot 2 v2 RUNNING"],
-      null,
+      ["a2 → SHUTDOWN", "create slot 2 v2 READY"],
+      C + 11_000 + WAIT,
     ],
     [
       "a new slot from scaling up is not an update slot: it does not hold a unit",
       svc({ mode: replicated(4) }),
       [old("a1", 1), old("a2", 2), old("a3", 3), starting("b4", 4)],
       C + 1_000,
-      ["a1 → SHUTDOWN", "create slot 1 v2 RUNNING"],
-      null,
+      ["a1 → SHUTDOWN", "create slot 1 v2 READY"],
+      C + 1_000 + WAIT,
     ],
     [
       "only dirty tasks are replaced: an older version with the same spec is left alone",
       svc({ update: { parallelism: 0 } }),
       [old("a1", 1), makeTask({ id: "a2", slot: 2, node: "n2", image: "v2", specVersion: 1 }), old("a3", 3)],
       U + 1,
-      ["a1 → SHUTDOWN", "create slot 1 v2 RUNNING", "a3 → SHUTDOWN", "create slot 3 v2 RUNNING"],
-      null,
+      ["a1 → SHUTDOWN", "create slot 1 v2 READY", "a3 → SHUTDOWN", "create slot 3 v2 READY"],
+      U + 1 + WAIT,
     ],
     [
       "force update: the same image, another force_update, every slot is dirty",
@@ -131,8 +137,8 @@ describe("rollingUpdater: which slots are replaced, and when", () => {
       })(),
       threeOld(),
       U + 1,
-      ["a1 → SHUTDOWN", "create slot 1 v1 RUNNING", "a2 → SHUTDOWN", "create slot 2 v1 RUNNING", "a3 → SHUTDOWN", "create slot 3 v1 RUNNING"],
-      null,
+      ["a1 → SHUTDOWN", "create slot 1 v1 READY", "a2 → SHUTDOWN", "create slot 2 v1 READY", "a3 → SHUTDOWN", "create slot 3 v1 READY"],
+      U + 1 + WAIT,
     ],
     ["paused: nothing is replaced", svc({ state: UpdateState.UPDATE_STATE_PAUSED, update: { parallelism: 0 } }), [replaced("a1", 1), fresh("b1", 1), old("a2", 2), old("a3", 3)], C + 60_000, [], null],
     [
@@ -155,10 +161,10 @@ describe("rollingUpdater: which slots are replaced, and when", () => {
     const service = makeService({ id: "g", mode: global, image: "v2", specVersion: 2, updateStatus: { state: UpdateState.UPDATE_STATE_UPDATING, startedAtUnixMs: U } });
     const tasks = ["n1", "n2", "n3"].map((n) => makeTask({ id: `a-${n}`, serviceId: "g", node: n, image: "v1", specVersion: 1, createdAt: 1 }));
     const ns = nodes.slice(0, 3);
-    expect(summary(reconcileGlobal(serviceInput(service, tasks, ns, U + 1)))).toEqual(["a-n1 → SHUTDOWN", "create on n1 v2 RUNNING"]);
+    expect(summary(reconcileGlobal(serviceInput(service, tasks, ns, U + 1)))).toEqual(["a-n1 → SHUTDOWN", "create on n1 v2 READY"]);
 
     const next = [{ ...tasks[0]!, desiredState: S.TASK_STATE_SHUTDOWN }, makeTask({ id: "b-n1", serviceId: "g", node: "n1", image: "v2", specVersion: 2, createdAt: C, statusAt: C + 500 }), ...tasks.slice(1)];
-    expect(summary(reconcileGlobal(serviceInput(service, next, ns, C + 500)))).toEqual(["a-n2 → SHUTDOWN", "create on n2 v2 RUNNING"]);
+    expect(summary(reconcileGlobal(serviceInput(service, next, ns, C + 500)))).toEqual(["a-n2 → SHUTDOWN", "create on n2 v2 READY"]);
   });
 });
 
@@ -173,40 +179,48 @@ describe("rollingUpdater: failures", () => {
       C + 3_000,
       [...restart("b1"), `status PAUSED: update paused ${MSG} b1: failed`],
     ],
+    ["a new task not running yet just before its start bound (1 min from its creation): no failure", svc(), [replaced("a1", 1), starting("b1", 1), old("a2", 2), old("a3", 3)], C + BOUND - 1, []],
     [
-      "a new task does not run within the monitor window of its creation: PAUSED",
+      "a new task does not run within its start bound (1 min from its creation): PAUSED",
       svc(),
       [replaced("a1", 1), starting("b1", 1), old("a2", 2), old("a3", 3)],
-      C + 5_000,
-      [`status PAUSED: update paused ${MSG} b1: not running within 5s`],
+      C + BOUND,
+      [`status PAUSED: update paused ${MSG} b1: not running within 60s (starting)`],
     ],
     [
-      "monitor 0: no monitor window, but a 5 s start bound",
+      "monitor 0: no monitor window, but still a 1 min start bound",
       svc({ update: { parallelism: 1, monitorMs: 0 } }),
       [replaced("a1", 1), starting("b1", 1), old("a2", 2), old("a3", 3)],
-      C + 5_000,
-      [`status PAUSED: update paused ${MSG} b1: not running within 5s`],
+      C + BOUND,
+      [`status PAUSED: update paused ${MSG} b1: not running within 60s (starting)`],
     ],
     [
-      "a task that ends once its watch is over is not a failure",
+      "a monitor window over a minute is the start bound",
+      svc({ update: { parallelism: 1, monitorMs: 90_000 } }),
+      [replaced("a1", 1), starting("b1", 1), old("a2", 2), old("a3", 3)],
+      C + 90_000,
+      [`status PAUSED: update paused ${MSG} b1: not running within 90s (starting)`],
+    ],
+    [
+      "a task that ends once its watch (start bound + monitor window) is over is not a failure",
       svc(),
-      [replaced("a1", 1), failedAt("b1", 1, C + 10_001), old("a2", 2), old("a3", 3)],
-      C + 10_001,
-      [...restart("b1"), "a2 → SHUTDOWN", "create slot 2 v2 RUNNING"],
+      [replaced("a1", 1), failedAt("b1", 1, C + BOUND + 5_001), old("a2", 2), old("a3", 3)],
+      C + BOUND + 5_001,
+      [...restart("b1"), "a2 → SHUTDOWN", "create slot 2 v2 READY"],
     ],
     [
       "a task shut down or orphaned (its node lost) is not a failure",
       svc(),
       [replaced("a1", 1), fresh("b1", 1, C + 2_000, { state: S.TASK_STATE_ORPHANED }), old("a2", 2), old("a3", 3)],
       C + 2_000,
-      ["b1 → SHUTDOWN", "create slot 1 v2 READY", "a2 → SHUTDOWN", "create slot 2 v2 RUNNING"],
+      ["b1 → SHUTDOWN", "create slot 1 v2 READY", "a2 → SHUTDOWN", "create slot 2 v2 READY"],
     ],
     [
       "max failure ratio 0.5, 1 failed of 2 tried: goes on",
       svc({ update: { parallelism: 2, maxFailureRatio: 0.5 } }),
       [replaced("a1", 1), failedAt("b1", 1, C + 2_000), replaced("a2", 2), fresh("b2", 2), old("a3", 3)],
       C + 2_000,
-      [...restart("b1"), "a3 → SHUTDOWN", "create slot 3 v2 RUNNING"],
+      [...restart("b1"), "a3 → SHUTDOWN", "create slot 3 v2 READY"],
     ],
     [
       "max failure ratio 0.5, 2 failed of 3 tried: PAUSED, naming the first failure",
@@ -220,7 +234,7 @@ describe("rollingUpdater: failures", () => {
       svc({ update: { parallelism: 1, failureAction: Action.UPDATE_FAILURE_ACTION_CONTINUE } }),
       [replaced("a1", 1), failedAt("b1", 1, C + 2_000), old("a2", 2), old("a3", 3)],
       C + 2_000,
-      [...restart("b1"), "a2 → SHUTDOWN", "create slot 2 v2 RUNNING"],
+      [...restart("b1"), "a2 → SHUTDOWN", "create slot 2 v2 READY"],
     ],
     [
       "failure action rollback: the previous spec is restored, ROLLBACK_STARTED",
@@ -247,9 +261,31 @@ describe("rollingUpdater: failures", () => {
   it("a restart replacement's start bound runs from the end of its restart delay", () => {
     // Slot 1's old task failed at C; its replacement (the current spec) waited 5 s before it could start.
     const tasks = [old("a1", 1, { state: S.TASK_STATE_FAILED, desired: S.TASK_STATE_SHUTDOWN, statusAt: C }), starting("b1", 1), old("a2", 2), old("a3", 3)];
-    const d = decide(svc(), tasks, C + 9_000);
+    const d = decide(svc(), tasks, C + 5_000 + BOUND - 1);
     expect(summary(d)).toEqual([]);
-    expect(d.wakeAtMs).toBe(C + 10_000);
+    expect(d.wakeAtMs).toBe(C + 5_000 + BOUND);
+    expect(summary(decide(svc(), tasks, C + 5_000 + BOUND))).toEqual([`status PAUSED: update paused ${MSG} b1: not running within 60s (starting)`]);
+  });
+
+  it("a service with a health check: the start bound is a minute plus the time the check may take to decide", () => {
+    const service = svc();
+    const runtime = service.spec?.task?.runtime;
+    if (runtime?.$case === "container") runtime.container.healthcheck = { test: ["CMD", "check"], intervalMs: 2_000, timeoutMs: 1_000, retries: 3, startPeriodMs: 20_000, startIntervalMs: 0 };
+    const tasks = [replaced("a1", 1), starting("b1", 1), old("a2", 2), old("a3", 3)];
+    const bound = BOUND + 20_000 + 3 * 3_000;
+    const waiting = decide(service, tasks, C + BOUND);
+    expect(summary(waiting)).toEqual([]);
+    expect(waiting.wakeAtMs).toBe(C + bound);
+    expect(summary(decide(service, tasks, C + bound))).toEqual([`status PAUSED: update paused ${MSG} b1: not running within 89s (starting)`]);
+  });
+
+  it("a new task the scheduler cannot place: the failure says it is pending, and why", () => {
+    const pending = fresh("b1", 1, C, { node: "", state: S.TASK_STATE_PENDING });
+    pending.status!.err = "no suitable node (1 node not available for new tasks; 3 nodes lack memory)";
+    const tasks = [replaced("a1", 1), pending, old("a2", 2), old("a3", 3)];
+    expect(summary(decide(svc(), tasks, C + BOUND))).toEqual([
+      `status PAUSED: update paused ${MSG} b1: not running within 60s (pending: no suitable node (1 node not available for new tasks; 3 nodes lack memory))`,
+    ]);
   });
 });
 
@@ -321,8 +357,8 @@ describe("rollingUpdater: start-first", () => {
       "the new one does not run in time: it is shut down, the old one keeps the slot",
       startFirst(),
       [old("a1", 1), starting("b1", 1), old("a2", 2), old("a3", 3)],
-      C + 5_000,
-      ["b1 → SHUTDOWN", `status PAUSED: update paused ${MSG} b1: not running within 5s`],
+      C + BOUND,
+      ["b1 → SHUTDOWN", `status PAUSED: update paused ${MSG} b1: not running within 60s (starting)`],
     ],
     [
       "with continue, the failed slot is not tried again: the next one is",
@@ -342,7 +378,7 @@ describe("rollingUpdater: start-first", () => {
       "paused: a replacement already on its way that does not run in time is shut down",
       startFirst({ state: UpdateState.UPDATE_STATE_PAUSED }),
       [old("a1", 1), starting("b1", 1), old("a2", 2), old("a3", 3)],
-      C + 5_000,
+      C + BOUND,
       ["b1 → SHUTDOWN"],
     ],
     [
@@ -361,14 +397,21 @@ describe("rollingUpdater: a change of leader", () => {
   // Everything the updater reads is in the store: a new leader's first decision from a snapshot taken
   // mid-update continues it, whatever the previous leader had in memory.
   it.each<[string, Task[], number, string[], number | null]>([
-    ["UPDATING was committed, no slot replaced yet: slot 1", threeOld(), U + 30_000, ["a1 → SHUTDOWN", "create slot 1 v2 RUNNING"], null],
-    ["slot 2's new task is starting: no second replacement, a wake-up at its bound", [replaced("a1", 1), fresh("b1", 1), replaced("a2", 2), starting("b2", 2, { createdAt: C + 1_000 }), old("a3", 3)], C + 2_000, [], C + 6_000],
+    ["UPDATING was committed, no slot replaced yet: slot 1", threeOld(), U + 30_000, ["a1 → SHUTDOWN", "create slot 1 v2 READY"], U + 30_000 + WAIT],
+    [
+      "slot 2's new task is starting: no second replacement, a wake-up at its bound",
+      // a2 was shut down (at C + 1 s) in the step that made b2.
+      [replaced("a1", 1), fresh("b1", 1), old("a2", 2, { desired: S.TASK_STATE_SHUTDOWN, state: S.TASK_STATE_SHUTDOWN, statusAt: C + 1_000 }), starting("b2", 2, { createdAt: C + 1_000 }), old("a3", 3)],
+      C + 30_000,
+      [],
+      C + 1_000 + BOUND,
+    ],
     [
       "slot 2's new task ran long ago: slot 3",
       [replaced("a1", 1), fresh("b1", 1), replaced("a2", 2), fresh("b2", 2, C + 2_000, { createdAt: C + 1_000 }), old("a3", 3)],
       C + 30_000,
-      ["a3 → SHUTDOWN", "create slot 3 v2 RUNNING"],
-      null,
+      ["a3 → SHUTDOWN", "create slot 3 v2 READY"],
+      C + 30_000 + WAIT,
     ],
   ])("%s", (_, tasks, now, want, wake) => {
     const first = decide(svc(), tasks, now);
@@ -376,5 +419,50 @@ describe("rollingUpdater: a change of leader", () => {
     expect(summary(first)).toEqual(want);
     expect(summary(again)).toEqual(want);
     expect([first.wakeAtMs, again.wakeAtMs]).toEqual([wake, wake]);
+  });
+});
+
+describe("rollingUpdater: a stop-first replacement waits at its gate for the old task to stop", () => {
+  // Slot 1's old task a1 (on n1) was shut down at C, in the step that made b1 (on n2) desired READY.
+  const stopping = (o: Partial<TaskFixture> = {}): Task => old("a1", 1, { desired: S.TASK_STATE_SHUTDOWN, ...o });
+  const stoppedAt = (at: number): Task => stopping({ state: S.TASK_STATE_SHUTDOWN, statusAt: at });
+  const gated = (o: Partial<TaskFixture> = {}): Task => fresh("b1", 1, C + 200, { node: "n2", state: S.TASK_STATE_READY, desired: S.TASK_STATE_READY, ...o });
+  const started = (o: Partial<TaskFixture> = {}): Task => gated({ desired: S.TASK_STATE_RUNNING, state: S.TASK_STATE_STARTING, ...o });
+  const rest = (): Task[] => [old("a2", 2), old("a3", 3)];
+  /** n1 DOWN since `since` (its last write). */
+  const n1DownSince = (since: number) => [{ ...makeNode({ id: "n1", state: NodeState.NODE_STATE_DOWN }), meta: { version: { index: 5 }, createdAtUnixMs: 0, updatedAtUnixMs: since } }, ...nodes.slice(1)];
+
+  it.each<[string, Task[], typeof nodes, number, string[], number | null]>([
+    ["the old task still stopping: the new one stays READY and its slot busy; woken 1 min after its creation", [stopping(), gated(), ...rest()], nodes, C + 5_000, [], C + WAIT],
+    ["the old task stopped (SHUTDOWN, 8 s later): the new one starts at once, no restart delay", [stoppedAt(C + 8_000), gated(), ...rest()], nodes, C + 8_000, ["b1 → RUNNING"], C + 8_000 + BOUND],
+    ["the old task's node went DOWN while it was stopping: the new one starts at once", [stopping(), gated(), ...rest()], n1DownSince(C + 3_000), C + 3_000, ["b1 → RUNNING"], C + 3_000 + BOUND],
+    ["the old task never stops: the new one starts 1 min after its creation", [stopping(), gated(), ...rest()], nodes, C + WAIT, ["b1 → RUNNING"], C + WAIT + BOUND],
+    ["the old one stopped late, the new one is starting: its bound runs from the stop, no failure yet", [stoppedAt(C + 8_000), started(), ...rest()], nodes, C + 8_000 + BOUND - 1, [], C + 8_000 + BOUND],
+    [
+      "…a failure once the start bound (1 min) passed since the old one stopped",
+      [stoppedAt(C + 8_000), started(), ...rest()],
+      nodes,
+      C + 8_000 + BOUND,
+      [`status PAUSED: update paused ${MSG} b1: not running within 60s (starting)`],
+      null,
+    ],
+    ["the new one runs: the next slot, gated in turn", [stoppedAt(C + 8_000), started({ state: S.TASK_STATE_RUNNING, statusAt: C + 9_000 }), ...rest()], nodes, C + 9_000, ["a2 → SHUTDOWN", "create slot 2 v2 READY"], C + 14_000],
+  ])("%s", (_, tasks, ns, now, want, wake) => {
+    // A new leader (another id source, no memory) decides the same from the same store.
+    for (const ids of [sequentialIds("new"), sequentialIds("other")]) {
+      const d = reconcileReplicated(serviceInput(svc(), tasks, ns, now, ids));
+      expect(summary(d)).toEqual(want);
+      expect(d.wakeAtMs).toBe(wake);
+    }
+  });
+
+  it("a global service's new task waits on the same node for the old one", () => {
+    const service = makeService({ id: "g", mode: global, image: "v2", specVersion: 2, updateStatus: { state: UpdateState.UPDATE_STATE_UPDATING, startedAtUnixMs: U } });
+    const a = makeTask({ id: "a-n1", serviceId: "g", node: "n1", image: "v1", specVersion: 1, createdAt: 1, desired: S.TASK_STATE_SHUTDOWN });
+    const b = makeTask({ id: "b-n1", serviceId: "g", node: "n1", image: "v2", specVersion: 2, createdAt: C, desired: S.TASK_STATE_READY, state: S.TASK_STATE_READY });
+    const ns = nodes.slice(0, 1);
+    expect(summary(reconcileGlobal(serviceInput(service, [a, b], ns, C + 2_000)))).toEqual([]);
+    const stopped = { ...a, status: { ...a.status!, state: S.TASK_STATE_SHUTDOWN, appliedAtUnixMs: C + 2_000 } };
+    expect(summary(reconcileGlobal(serviceInput(service, [stopped, b], ns, C + 2_000)))).toEqual(["b-n1 → RUNNING"]);
   });
 });

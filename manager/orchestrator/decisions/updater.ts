@@ -7,9 +7,11 @@
 // - No update status (a new spec) and dirty slots: UPDATING from now; tasks are replaced from the
 //   next decision on (the status says an update runs before any task is replaced).
 // - UPDATING / ROLLBACK_STARTED: dirty slots not yet tried are replaced, in slot (node) order, while
-//   fewer than `parallelism` slots are busy — their new task not running yet (bounded, see
-//   update-progress.ts), or running, ended or failed less than `delay` ago. Stop-first: the old task
-//   is shut down in the step that creates the new one; start-first: once the new one runs
+//   fewer than `parallelism` slots are busy — their new task not running yet (waiting at its gate
+//   included; bounded, see update-progress.ts), or running, ended or failed less than `delay` ago.
+//   Stop-first: the old task is shut down in the step that creates the new one, which is gated at
+//   READY until the old one stopped (its node DOWN or removed, or a minute passed: gate.ts);
+//   start-first: the new one runs at once, the old one is shut down once the new one runs
 //   (slots.ts); if the new one fails first, it is shut down and the old one keeps the slot. When
 //   failed slots / slots tried > max failure ratio, the failure action applies (update-status.ts).
 //   When no slot is left to try, none is starting and every new task's monitor window is over:
@@ -25,8 +27,7 @@ import { isTaskDirty } from "./dirty.js";
 import type { DecisionBuilder } from "./plan.js";
 import type { ServiceInput } from "./service-input.js";
 import { slotsByNode, slotsByNumber, type Slot } from "./slots.js";
-import { createTask, stopTasks } from "./task-actions.js";
-import { nodeFailure } from "./task-state.js";
+import { createTask, replaceTask, stopTasks } from "./task-actions.js";
 import { updateRules, type UpdateRules } from "./update-config.js";
 import { judgeUpdateTask, updateTaskOf, type SlotUpdate } from "./update-progress.js";
 import { completeUpdate, failUpdate, isUpdating, startUpdate } from "./update-status.js";
@@ -55,11 +56,10 @@ function progressOf(input: ServiceInput, rules: UpdateRules): Map<string, SlotUp
   const global = input.service.spec?.mode?.$case === "global";
   const slots = global ? [...slotsByNode(input.tasks).values()] : slotsByNumber(input.tasks);
   const specVersion = input.service.specVersion?.index ?? 0;
-  const nodeFailed = (t: Task): boolean => t.nodeId !== "" && nodeFailure(input.node(t.nodeId)) !== null;
   const out = new Map<string, SlotUpdate>();
   for (const slot of slots) {
     const task = updateTaskOf(slot, specVersion);
-    if (task) out.set(slotKey(slot), judgeUpdateTask(task, slot.tasks, rules, input.nowMs, nodeFailed));
+    if (task) out.set(slotKey(slot), judgeUpdateTask(task, slot.tasks, rules, input.nowMs, input.node));
   }
   return out;
 }
@@ -77,10 +77,15 @@ function fallBack(input: ServiceInput, c: UpdateCandidate, b: DecisionBuilder): 
   return true;
 }
 
-/** Replaces candidate `c` with a task of the current spec: stop-first, or start-first (the old tasks stay until it runs). */
+/**
+ * Replaces candidate `c` with a task of the current spec: start-first, the new task desired RUNNING
+ * (the old tasks stay until it runs); stop-first, the old tasks shut down and the new task gated at
+ * READY in the same step, started once they stopped (task-actions.ts, gate.ts).
+ */
 function replace(input: ServiceInput, rules: UpdateRules, c: UpdateCandidate, b: DecisionBuilder): void {
-  const startFirst = rules.order === UpdateOrder.UPDATE_ORDER_START_FIRST;
-  createTask(input, b, { slot: c.slot.slot, nodeId: c.slot.nodeId }, startFirst ? [] : [...c.aside, c.task]);
+  const place = { slot: c.slot.slot, nodeId: c.slot.nodeId };
+  if (rules.order === UpdateOrder.UPDATE_ORDER_START_FIRST) createTask(input, b, place);
+  else replaceTask(input, b, c.slot, place, [...c.aside, c.task]);
 }
 
 /**
