@@ -43,6 +43,20 @@ describe("Limiter", () => {
     expect(await limiter.run(undefined, async () => 42)).toBe(42);
   });
 
+  it("acquire() holds a slot until its release, which counts once however often it is called", async () => {
+    const limiter = new Limiter(1);
+    const release = await limiter.acquire(undefined);
+    const next = limiter.acquire(undefined);
+    await turn();
+    expect([limiter.active, limiter.waiting]).toEqual([1, 1]);
+    release();
+    release();
+    const releaseNext = await next;
+    expect([limiter.active, limiter.waiting]).toEqual([1, 0]);
+    releaseNext();
+    expect(limiter.active).toBe(0);
+  });
+
   it("refuses a limit below 1", () => {
     expect(() => new Limiter(0)).toThrow(RangeError);
   });

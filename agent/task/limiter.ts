@@ -1,6 +1,7 @@
 // A counting semaphore: at most `limit` operations at once, the rest wait in arrival order. The
-// worker shares one between its task controllers so that only a few tasks prepare (pull images,
-// create containers) at the same time, as docker limits concurrent pulls.
+// worker shares one between its task controllers so that only a few containers are being brought up
+// (image pulled, container created and started) at the same time: an engine starting many containers
+// at once spends more CPU on each, and docker limits concurrent pulls too.
 
 /** Runs at most `limit` operations at once; waiters are served first come, first served. */
 export class Limiter {
@@ -26,15 +27,29 @@ export class Limiter {
    * gives up the place in the queue; once `fn` runs, aborting is `fn`'s business.
    */
   async run<T>(signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
-    await this.#acquire(signal);
+    const release = await this.acquire(signal);
     try {
       return await fn();
     } finally {
-      this.#release();
+      release();
     }
   }
 
-  #acquire(signal: AbortSignal | undefined): Promise<void> {
+  /**
+   * Takes a slot once one is free and answers the function that gives it back (calling it again
+   * does nothing). An abort while waiting rejects with the signal's reason.
+   */
+  async acquire(signal: AbortSignal | undefined): Promise<() => void> {
+    await this.#take(signal);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.#release();
+    };
+  }
+
+  #take(signal: AbortSignal | undefined): Promise<void> {
     signal?.throwIfAborted();
     if (this.#active < this.limit) {
       this.#active++;

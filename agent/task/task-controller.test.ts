@@ -3,6 +3,7 @@ import { Task } from "../../proto/gen/objects.js";
 import { TaskState, type TaskStatus } from "../../proto/gen/types.js";
 import type { ContainerController, ContainerStatus } from "../executor/executor.js";
 import { ManualClock, SimExecutor, seededRandom, turn, until, type SimExecutorOptions } from "../executor/sim/index.js";
+import { Limiter } from "./limiter.js";
 import { TaskController, type TaskControllerEnd } from "./task-controller.js";
 
 const S = TaskState;
@@ -271,17 +272,32 @@ describe("TaskController recovery", () => {
     expect(second.statuses.at(-1)!.err).toBe("task: non-zero exit (2)");
   });
 
-  it("a controller that only knows ASSIGNED goes straight to RUNNING on a running container", async () => {
+  it("a controller that only knows ASSIGNED (a crash before it reported) adopts the running container without restarting it", async () => {
     const clock = new ManualClock();
     const sim = new SimExecutor({ clock });
     const first = attach(makeTask("t1"), sim, clock);
     await first.reach(S.TASK_STATE_RUNNING);
+    const containerId = first.ctl.status.container?.containerId;
     await first.ctl.close();
     const second = attach(makeTask("t1"), sim, clock);
     await second.reach(S.TASK_STATE_RUNNING);
-    expect(second.names()).toEqual(["TASK_STATE_RUNNING"]);
-    expect(second.statuses[0]!.message).toBe("started");
+    expect(second.names()).toEqual(["TASK_STATE_ACCEPTED", "TASK_STATE_PREPARING", "TASK_STATE_READY", "TASK_STATE_STARTING", "TASK_STATE_RUNNING"]);
+    expect(second.ctl.status.container?.containerId).toBe(containerId);
     expect(sim.stats()).toMatchObject({ creates: 1, starts: 1 });
+  });
+
+  it("a fresh task does not look for a container before preparing one", async () => {
+    const container = new ScriptedContainer();
+    const ctl = new TaskController({ task: makeTask("t1"), container, onStatus: () => {}, clock: new ManualClock() });
+    ctl.start();
+    await until(() => container.pending.length > 0);
+    expect(container.pending.map((p) => p.op)).toEqual(["prepare"]);
+    let closed = false;
+    void ctl.close().then(() => (closed = true)); // close() waits for the operation in flight
+    await until(() => {
+      for (const p of [...container.pending]) p.settle(true);
+      return closed;
+    });
   });
 
   it("a container that exited while the agent was away settles the task", async () => {
@@ -421,9 +437,7 @@ describe("TaskController never moves backwards", () => {
       await until(() => container.pending.some((p) => p.op === op), { what: op });
       container.pending.find((p) => p.op === op)!.settle(true);
     };
-    await settle("inspect"); // recovery: nothing there
     await settle("prepare");
-    await settle("inspect");
     await settle("start");
     await settle("inspect");
     await until(() => ctl.status.state === S.TASK_STATE_RUNNING);
@@ -435,5 +449,59 @@ describe("TaskController never moves backwards", () => {
     expect(container.listeners.size).toBe(0); // and the events unsubscribed
     expect(statuses.map((s) => S[s.state]).slice(-2)).toEqual(["TASK_STATE_RUNNING", "TASK_STATE_COMPLETE"]);
     await ctl.close();
+  });
+});
+
+describe("TaskController bring-up slots", () => {
+  /** Settles `ctl`'s pending operations until it closed (close() waits for the one in flight). */
+  async function closeAll(ctls: TaskController[], containers: ScriptedContainer[]): Promise<void> {
+    let closed = 0;
+    for (const c of ctls) void c.close().then(() => closed++);
+    await until(() => {
+      for (const c of containers) for (const p of [...c.pending]) p.settle(true);
+      return closed === ctls.length;
+    });
+  }
+
+  it("keeps the slot from prepare through start, so the next task prepares only once the first started", async () => {
+    const limiter = new Limiter(1);
+    const [a, b] = [new ScriptedContainer(), new ScriptedContainer()];
+    const clock = new ManualClock();
+    const ctlA = new TaskController({ task: makeTask("a"), container: a, onStatus: () => {}, clock, bringUpLimiter: limiter });
+    const ctlB = new TaskController({ task: makeTask("b"), container: b, onStatus: () => {}, clock, bringUpLimiter: limiter });
+    ctlA.start();
+    ctlB.start();
+    const settle = async (c: ScriptedContainer, op: string) => {
+      await until(() => c.pending.some((p) => p.op === op), { what: op });
+      c.pending.find((p) => p.op === op)!.settle(true);
+    };
+    await settle(a, "prepare");
+    await until(() => a.pending.some((p) => p.op === "start"), { what: "start of a" });
+    expect(b.pending).toEqual([]); // b waits for the slot while a starts
+    expect([limiter.active, limiter.waiting]).toEqual([1, 1]);
+    await settle(a, "start");
+    await until(() => b.pending.some((p) => p.op === "prepare"), { what: "prepare of b" });
+    await closeAll([ctlA, ctlB], [a, b]);
+    expect([limiter.active, limiter.waiting]).toEqual([0, 0]);
+  });
+
+  it("a task held at READY gives its slot back after prepare; one told to stop while preparing gives it back", async () => {
+    const limiter = new Limiter(1);
+    const [a, b] = [new ScriptedContainer(), new ScriptedContainer()];
+    const clock = new ManualClock();
+    const ctlA = new TaskController({ task: makeTask("a", { desired: S.TASK_STATE_READY }), container: a, onStatus: () => {}, clock, bringUpLimiter: limiter });
+    ctlA.start();
+    await until(() => a.pending.some((p) => p.op === "prepare"));
+    a.pending[0]!.settle(true);
+    await until(() => ctlA.status.state === S.TASK_STATE_READY);
+    expect(limiter.active).toBe(0);
+
+    const ctlB = new TaskController({ task: makeTask("b"), container: b, onStatus: () => {}, clock, bringUpLimiter: limiter });
+    ctlB.start();
+    await until(() => b.pending.some((p) => p.op === "prepare"));
+    expect(limiter.active).toBe(1);
+    ctlB.update(makeTask("b", { desired: S.TASK_STATE_SHUTDOWN })); // told to stop while it prepares: prepare aborted
+    await until(() => limiter.active === 0, { what: "b's slot back" });
+    await closeAll([ctlA, ctlB], [a, b]);
   });
 });

@@ -10,8 +10,10 @@
 // after which the controller ends. The observed state never moves backwards.
 //
 // Container events (`onChange`) and the outstanding `wait()` wake the loop, so exits and health
-// changes are noticed at once; nothing polls. A controller created for a task whose container
-// already exists adopts it (`inspect` first): a running container is never started again.
+// changes are noticed at once; nothing polls. A controller created for a task that got as far as
+// PREPARING looks for its container first and adopts it: a running container is never started
+// again. An earlier task has no container of this agent's making, save one made just before a crash
+// and never reported; the executor's prepare adopts that one and its start leaves it running.
 import type { Task } from "../../proto/gen/objects.js";
 import { TaskState, type ContainerStatus as TaskContainerStatus, type TaskStatus } from "../../proto/gen/types.js";
 import type { ContainerController, ContainerStatus } from "../executor/executor.js";
@@ -42,8 +44,12 @@ export interface TaskControllerOptions {
   onStatus: (status: TaskStatus) => void;
   /** Stamps statuses and times retries. Default: the system clock. */
   clock?: Clock;
-  /** Shared bound on concurrent `prepare` calls (image pulls). Default: unbounded. */
-  prepareLimiter?: Limiter;
+  /**
+   * Shared bound on containers being brought up: a slot is taken for `prepare` and, when the task
+   * is to run at once, kept through `start` (as `docker run` does one container after another);
+   * a task held at READY gives it back after `prepare`. Default: unbounded.
+   */
+  bringUpLimiter?: Limiter;
   /** Delay before retrying a step that failed with a temporary error. Default 1000 ms. */
   retryDelayMs?: number;
   /** Errors that are not the task's: a callback that threw, a failed removal. Default: ignored. */
@@ -91,6 +97,8 @@ export class TaskController {
   #waiting = false;
   #waitError: unknown = null;
   readonly #waitAbort = new AbortController();
+  /** The bring-up slot kept from prepare to start (see bringUpLimiter). */
+  #slot: (() => void) | null = null;
   /** Aborts the outstanding prepare when the task is to stop. */
   #op: AbortController | null = null;
   #wake: (() => void) | null = null;
@@ -108,7 +116,7 @@ export class TaskController {
     this.#ctl = opts.container;
     this.#onStatus = opts.onStatus;
     this.#clock = opts.clock ?? systemClock;
-    this.#limiter = opts.prepareLimiter;
+    this.#limiter = opts.bringUpLimiter;
     this.#retryDelayMs = opts.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
     this.#onError = opts.onError ?? (() => {});
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
@@ -166,7 +174,7 @@ export class TaskController {
     try {
       if (!isTerminal(this.#status.state)) {
         this.#unsubscribe = this.#ctl.onChange((s) => this.#observe(s, true));
-        if (this.#task.desiredState < S.TASK_STATE_SHUTDOWN) await this.#recover();
+        if (this.#task.desiredState < S.TASK_STATE_SHUTDOWN && this.#status.state >= S.TASK_STATE_PREPARING) await this.#recover();
       }
       while (!this.#closed) {
         let r: Step;
@@ -223,6 +231,7 @@ export class TaskController {
     const desired = this.#task.desiredState;
 
     if (desired >= S.TASK_STATE_SHUTDOWN) {
+      this.#releaseSlot();
       if (s < S.TASK_STATE_COMPLETE) {
         try {
           await this.#ctl.shutdown();
@@ -263,16 +272,26 @@ export class TaskController {
     const op = new AbortController();
     this.#op = op;
     try {
-      if (this.#limiter) await this.#limiter.run(op.signal, () => this.#ctl.prepare(op.signal));
-      else await this.#ctl.prepare(op.signal);
+      this.#releaseSlot();
+      if (this.#limiter) this.#slot = await this.#limiter.acquire(op.signal);
+      await this.#ctl.prepare(op.signal);
     } catch (err) {
+      this.#releaseSlot();
       if (op.signal.aborted) return "progress"; // the task is to stop, or the controller closed
       return this.#fatal(err);
     } finally {
       if (this.#op === op) this.#op = null;
     }
-    await this.#refresh();
+    // No look at the created container: nothing before the start needs it, and the engine is busiest
+    // while containers are brought up (the look after start gives the id, pid and health).
+    if (this.#task.desiredState <= S.TASK_STATE_READY) this.#releaseSlot(); // held at its gate: no start soon
     return this.#transition(S.TASK_STATE_READY, TASK_MESSAGE.prepared);
+  }
+
+  #releaseSlot(): void {
+    const release = this.#slot;
+    this.#slot = null;
+    release?.();
   }
 
   async #starting(): Promise<Step> {
@@ -281,6 +300,8 @@ export class TaskController {
         await this.#ctl.start();
       } catch (err) {
         return this.#fatal(err);
+      } finally {
+        this.#releaseSlot();
       }
       this.#started = true;
       this.#ensureWaiting();
@@ -417,8 +438,9 @@ export class TaskController {
     );
   }
 
-  /** Stops listening to the container (terminal state, or the loop ended). */
+  /** Stops listening to the container and gives back a bring-up slot (terminal state, or the loop ended). */
   #release(): void {
+    this.#releaseSlot();
     this.#waitAbort.abort();
     const unsubscribe = this.#unsubscribe;
     this.#unsubscribe = null;

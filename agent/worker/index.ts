@@ -8,4 +8,4 @@ export {
 } from "./assignments.js";
 export { StatusReporter } from "./reporter.js";
 export { MemoryTaskStore, TaskDb, type StoredTask, type TaskStore } from "./task-db.js";
-export { DEFAULT_MAX_CONCURRENT_PREPARES, Worker, type WorkerEvents, type WorkerOptions } from "./worker.js";
+export { DEFAULT_MAX_CONCURRENT_BRING_UPS, Worker, type WorkerEvents, type WorkerOptions } from "./worker.js";

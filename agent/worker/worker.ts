@@ -24,8 +24,8 @@ import { dependencyIds, resolveDependencies, type Assignments, type ReportStatus
 import { StatusReporter } from "./reporter.js";
 import { TaskDb, type TaskStore } from "./task-db.js";
 
-/** Tasks preparing (pulling images, creating containers) at once; docker pulls a few at a time. */
-export const DEFAULT_MAX_CONCURRENT_PREPARES = 4;
+/** Containers being brought up (image pulled, created, started) at once: see TaskController's bringUpLimiter. */
+export const DEFAULT_MAX_CONCURRENT_BRING_UPS = 4;
 
 /** Options of {@link Worker.open}. */
 export interface WorkerOptions {
@@ -38,8 +38,8 @@ export interface WorkerOptions {
   report: ReportStatuses;
   /** Stamps statuses and times retries. Default: the system clock. */
   clock?: Clock;
-  /** Default {@link DEFAULT_MAX_CONCURRENT_PREPARES}. */
-  maxConcurrentPrepares?: number;
+  /** Default {@link DEFAULT_MAX_CONCURRENT_BRING_UPS}. */
+  maxConcurrentBringUps?: number;
   /** Delay before retrying a step that failed temporarily. Default 1000 ms. */
   retryDelayMs?: number;
 }
@@ -126,7 +126,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
     this.#report = opts.report;
     this.#reporter = new StatusReporter(opts.report, (err) => this.#warn(err));
     this.#clock = opts.clock ?? systemClock;
-    this.#limiter = new Limiter(opts.maxConcurrentPrepares ?? DEFAULT_MAX_CONCURRENT_PREPARES);
+    this.#limiter = new Limiter(opts.maxConcurrentBringUps ?? DEFAULT_MAX_CONCURRENT_BRING_UPS);
     this.#retryDelayMs = opts.retryDelayMs;
   }
 
@@ -272,7 +272,7 @@ export class Worker extends EventEmitter<WorkerEvents> {
         this.emit("status", id, copyStatus(status));
       },
       clock: this.#clock,
-      prepareLimiter: this.#limiter,
+      bringUpLimiter: this.#limiter,
       retryDelayMs: this.#retryDelayMs,
       onError: (err) => this.#warn(err),
     });

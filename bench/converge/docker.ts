@@ -6,6 +6,9 @@
 //               local socket) that sees them all RUNNING;
 //   direct_s    the same number of containers created and started straight through the engines'
 //               APIs, split evenly, 4 in flight per engine: the floor.
+// Beside each: machine_cpu_s (busy CPU seconds of the whole machine in that window, from /proc/stat)
+// and swarmd_cpu_s (the swarmd processes' share), to tell engine work from ours.
+// BENCH_NODE_FLAGS passes node flags to every swarmd (e.g. "--cpu-prof --cpu-prof-dir=DIR").
 // above_floor_pct = converge_s / direct_s − 1. Between phases the service is removed and its
 // containers waited for, the floor's containers force-removed. One untimed container per engine
 // warms the engines first. Everything started is stopped and removed, even on failure.
@@ -13,6 +16,7 @@ import type { Task } from "../../proto/gen/objects.js";
 import { TaskState } from "../../proto/gen/types.js";
 import { TEST_IMAGE } from "../../test/hosts/docker-engine.js";
 import type { Printer } from "../support/report.js";
+import { machineBusyS, procSample } from "../support/proc-stats.js";
 import { median, note, round2 } from "../support/report.js";
 import { formCluster } from "../support/form-cluster.js";
 import { LocalControl } from "../support/swarmd-api.js";
@@ -45,8 +49,32 @@ const DOCKER_SWARM = { converge_s: 65.6, direct_s: 47.8, above_floor_pct: 37 };
 
 const isRunning = (t: Task): boolean => t.status?.state === TaskState.TASK_STATE_RUNNING && t.desiredState === TaskState.TASK_STATE_RUNNING;
 
+interface CpuUsed {
+  machineS: number;
+  swarmdS: number;
+  /** Each host's swarmd, by host name. */
+  byHost: Record<string, number>;
+}
+
+/** CPU seconds spent from now until the returned function is called: the whole machine's, and swarmd's. */
+function cpuWindow(hosts: EngineHost[]): () => CpuUsed {
+  const swarmdS = (): number[] => hosts.map((h) => (h.proc?.pid ? procSample(h.proc.pid).cpuS : 0));
+  const machine0 = machineBusyS();
+  const swarmd0 = swarmdS();
+  return () => {
+    const used = swarmdS().map((s, i) => s - swarmd0[i]!);
+    return {
+      machineS: round2(machineBusyS() - machine0),
+      swarmdS: round2(used.reduce((a, b) => a + b, 0)),
+      byHost: Object.fromEntries(hosts.map((h, i) => [h.host.name, round2(used[i]!)])),
+    };
+  };
+}
+
 interface SwarmResult {
   convergeS: number;
+  /** CPU seconds until converged: the whole machine's, and the swarmd processes'. */
+  cpu: CpuUsed;
   /** The last RUNNING status's commit (appliedAt) after the create call. */
   lastRunningAppliedS: number;
   /** The engines' own times, from the create call: the first container created, the last one started. */
@@ -68,6 +96,7 @@ function stateCounts(tasks: Task[]): string {
 async function swarmRun(control: LocalControl, hosts: EngineHost[], run: number): Promise<SwarmResult> {
   const sockets = hosts.map((h) => h.engine.socketPath);
   const svc: BenchService = { name: `converge-${run}`, image: TEST_IMAGE, command: COMMAND, replicas: DOCKER.replicas };
+  const cpu = cpuWindow(hosts);
   const t0 = performance.now();
   const t0Epoch = epochMs();
   const created = await control.createService(serviceSpec(svc));
@@ -79,6 +108,7 @@ async function swarmRun(control: LocalControl, hosts: EngineHost[], run: number)
     await sleep(DOCKER.pollMs);
   }
   const convergeS = (performance.now() - t0) / 1000;
+  const cpuUsed = cpu();
   const running = tasks.filter(isRunning);
   const nodes = new Map((await control.nodes()).map((n) => [n.id, n.description?.hostname ?? n.id]));
   const perHost: Record<string, number> = {};
@@ -98,6 +128,7 @@ async function swarmRun(control: LocalControl, hosts: EngineHost[], run: number)
   }
   return {
     convergeS,
+    cpu: cpuUsed,
     lastRunningAppliedS: (lastApplied - t0Epoch) / 1000,
     firstCreatedS: (engineTimes.firstCreatedAt - t0Epoch) / 1000,
     lastStartedS: (engineTimes.lastStartedAt - t0Epoch) / 1000,
@@ -106,11 +137,13 @@ async function swarmRun(control: LocalControl, hosts: EngineHost[], run: number)
   };
 }
 
-async function directRun(hosts: EngineHost[], run: number): Promise<number> {
+async function directRun(hosts: EngineHost[], run: number): Promise<{ directS: number; cpu: CpuUsed }> {
   const sockets = hosts.map((h) => h.engine.socketPath);
+  const cpu = cpuWindow(hosts);
   const directS = await createAndStartDirect({ sockets, containers: DOCKER.replicas, image: TEST_IMAGE, command: COMMAND, inFlightPerEngine: DOCKER.inFlightPerEngine, run });
+  const cpuUsed = cpu();
   await removeDirect(sockets, DOCKER.inFlightPerEngine);
-  return directS;
+  return { directS, cpu: cpuUsed };
 }
 
 export async function runDocker(dir: string, print: Printer): Promise<void> {
@@ -135,9 +168,15 @@ export async function runDocker(dir: string, print: Printer): Promise<void> {
       for (let run = 0; run < DOCKER.runs; run++) {
         const cond = { run, order: run % 2 === 0 ? "direct, swarm" : "swarm, direct" };
         const measureDirect = async (): Promise<number> => {
-          const direct = await directRun(hosts, run);
-          print("direct_s", direct, "s", { ...cond, measured: `POST /containers/create + /start of ${DOCKER.replicas} containers, ${DOCKER.inFlightPerEngine} in flight per engine`, docker_swarm_floor_s: DOCKER_SWARM.direct_s });
-          return direct;
+          const { directS, cpu } = await directRun(hosts, run);
+          print("direct_s", directS, "s", {
+            ...cond,
+            measured: `POST /containers/create + /start of ${DOCKER.replicas} containers, ${DOCKER.inFlightPerEngine} in flight per engine`,
+            machine_cpu_s: cpu.machineS,
+            swarmd_cpu_s: cpu.swarmdS,
+            docker_swarm_floor_s: DOCKER_SWARM.direct_s,
+          });
+          return directS;
         };
         const measureSwarm = async (): Promise<number> => {
           const swarm = await swarmRun(control, hosts, run).catch((e: Error) => {
@@ -151,6 +190,9 @@ export async function runDocker(dir: string, print: Printer): Promise<void> {
             last_running_committed_s: round2(swarm.lastRunningAppliedS),
             per_host: swarm.perHost,
             remove_s: round2(swarm.removeS),
+            machine_cpu_s: swarm.cpu.machineS,
+            swarmd_cpu_s: swarm.cpu.swarmdS,
+            swarmd_cpu_s_by_host: swarm.cpu.byHost,
             docker_swarm_s: DOCKER_SWARM.converge_s,
           });
           return swarm.convergeS;

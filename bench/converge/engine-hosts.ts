@@ -12,6 +12,9 @@ import { SWARMD_JS } from "../support/local-managers.js";
 import { daemonInfo } from "../support/swarmd-api.js";
 import { waitFor } from "../support/wait.js";
 
+/** Node flags for every swarmd (BENCH_NODE_FLAGS, e.g. "--cpu-prof --cpu-prof-dir=DIR"). */
+const NODE_FLAGS = (process.env["BENCH_NODE_FLAGS"] ?? "").split(" ").filter(Boolean);
+
 export class EngineHost {
   proc: HostProcess | null = null;
   readonly dataDir: string;
@@ -39,6 +42,7 @@ export class EngineHost {
       this.host,
       [
         process.execPath,
+        ...NODE_FLAGS,
         SWARMD_JS,
         "--data-dir", this.dataDir,
         "-H", `unix://${this.socket}`,

@@ -27,6 +27,13 @@ export function procSample(pid: number): ProcSample {
   return { cpuS, rssMb: statusMb(status, "VmRSS"), hwmMb: statusMb(status, "VmHWM"), at: performance.now() };
 }
 
+/** Busy CPU seconds of the whole machine since boot, all cores (/proc/stat: everything but idle and iowait). */
+export function machineBusyS(): number {
+  const cpu = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = cpu;
+  return (user + nice + system + irq + softirq + steal) / CLK_TCK;
+}
+
 /** CPU use between two samples in % of one core. */
 export function cpuPct(a: ProcSample, b: ProcSample): number {
   return ((b.cpuS - a.cpuS) / ((b.at - a.at) / 1000)) * 100;

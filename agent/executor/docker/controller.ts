@@ -25,6 +25,8 @@ export class DockerController implements ContainerController {
   private containerId: string | null = null;
   /** The container was created by this controller and not started yet. */
   private unstarted = false;
+  /** A lookup asked for in this turn and not sent yet. */
+  private lookup: Promise<EngineContainer | null> | null = null;
 
   constructor(
     private readonly ctx: ControllerContext,
@@ -151,8 +153,23 @@ export class DockerController implements ContainerController {
     return c;
   }
 
+  /**
+   * The task's container on this node, or null. Lookups asked for in the same turn share one
+   * request (after a start, the task's refresh and its wait() both look): each caller still gets an
+   * answer read after it asked.
+   */
+  private find(what: string): Promise<EngineContainer | null> {
+    if (this.lookup) return this.lookup;
+    const lookup = Promise.resolve().then(() => {
+      this.lookup = null;
+      return this.findNow(what);
+    });
+    this.lookup = lookup;
+    return lookup;
+  }
+
   /** The task's container on this node (the one remembered, else found by its labels), or null. */
-  private async find(what: string): Promise<EngineContainer | null> {
+  private async findNow(what: string): Promise<EngineContainer | null> {
     const client = this.ctx.client;
     try {
       if (this.containerId) {
