@@ -7,7 +7,8 @@
 //   direct_s    the same number of containers created and started straight through the engines'
 //               APIs, split evenly, 4 in flight per engine: the floor.
 // Beside each: machine_cpu_s (busy CPU seconds of the whole machine in that window, from /proc/stat)
-// and swarmd_cpu_s (the swarmd processes' share), to tell engine work from ours.
+// and swarmd_cpu_s (the swarmd processes' share, and by host), to tell engine work from ours; and
+// raft_entries, the entries committed until converged.
 // BENCH_NODE_FLAGS passes node flags to every swarmd (e.g. "--cpu-prof --cpu-prof-dir=DIR").
 // above_floor_pct = converge_s / direct_s − 1. Between phases the service is removed and its
 // containers waited for, the floor's containers force-removed. One untimed container per engine
@@ -19,7 +20,7 @@ import type { Printer } from "../support/report.js";
 import { machineBusyS, procSample } from "../support/proc-stats.js";
 import { median, note, round2 } from "../support/report.js";
 import { formCluster } from "../support/form-cluster.js";
-import { LocalControl } from "../support/swarmd-api.js";
+import { LocalControl, daemonInfo } from "../support/swarmd-api.js";
 import { epochMs, sleep } from "../support/wait.js";
 import { createAndStartDirect, removeDirect } from "./direct.js";
 import { containerTimes, forceRemove, untilNoContainers } from "./engine-api.js";
@@ -75,6 +76,8 @@ interface SwarmResult {
   convergeS: number;
   /** CPU seconds until converged: the whole machine's, and the swarmd processes'. */
   cpu: CpuUsed;
+  /** Raft entries committed until converged. */
+  raftEntries: number;
   /** The last RUNNING status's commit (appliedAt) after the create call. */
   lastRunningAppliedS: number;
   /** The engines' own times, from the create call: the first container created, the last one started. */
@@ -96,6 +99,7 @@ function stateCounts(tasks: Task[]): string {
 async function swarmRun(control: LocalControl, hosts: EngineHost[], run: number): Promise<SwarmResult> {
   const sockets = hosts.map((h) => h.engine.socketPath);
   const svc: BenchService = { name: `converge-${run}`, image: TEST_IMAGE, command: COMMAND, replicas: DOCKER.replicas };
+  const commit0 = (await daemonInfo(hosts[0]!.socket)).raft?.commitIndex ?? 0;
   const cpu = cpuWindow(hosts);
   const t0 = performance.now();
   const t0Epoch = epochMs();
@@ -109,6 +113,7 @@ async function swarmRun(control: LocalControl, hosts: EngineHost[], run: number)
   }
   const convergeS = (performance.now() - t0) / 1000;
   const cpuUsed = cpu();
+  const raftEntries = ((await daemonInfo(hosts[0]!.socket)).raft?.commitIndex ?? 0) - commit0;
   const running = tasks.filter(isRunning);
   const nodes = new Map((await control.nodes()).map((n) => [n.id, n.description?.hostname ?? n.id]));
   const perHost: Record<string, number> = {};
@@ -129,6 +134,7 @@ async function swarmRun(control: LocalControl, hosts: EngineHost[], run: number)
   return {
     convergeS,
     cpu: cpuUsed,
+    raftEntries,
     lastRunningAppliedS: (lastApplied - t0Epoch) / 1000,
     firstCreatedS: (engineTimes.firstCreatedAt - t0Epoch) / 1000,
     lastStartedS: (engineTimes.lastStartedAt - t0Epoch) / 1000,
@@ -193,6 +199,7 @@ export async function runDocker(dir: string, print: Printer): Promise<void> {
             machine_cpu_s: swarm.cpu.machineS,
             swarmd_cpu_s: swarm.cpu.swarmdS,
             swarmd_cpu_s_by_host: swarm.cpu.byHost,
+            raft_entries: swarm.raftEntries,
             docker_swarm_s: DOCKER_SWARM.converge_s,
           });
           return swarm.convergeS;
