@@ -272,7 +272,6 @@ export class TaskController {
     const op = new AbortController();
     this.#op = op;
     try {
-      this.#releaseSlot();
       if (this.#limiter) this.#slot = await this.#limiter.acquire(op.signal);
       await this.#ctl.prepare(op.signal);
     } catch (err) {
