@@ -7,7 +7,7 @@ import type { Task } from "../../proto/gen/objects.js";
 import { TaskState } from "../../proto/gen/types.js";
 import { TEST_IMAGE, engineRequest } from "../hosts/docker-engine.js";
 import { waitFor } from "../hosts/poll.js";
-import { describeTasks, running, tasksOf } from "./cluster-api.js";
+import { running, tasksOf } from "./cluster-api.js";
 import { SwarmHosts, type SwarmdHost } from "./swarm-hosts.js";
 
 // h1 manager (drained: it has no engine of its own); h2, h3 workers; h4 a worker that joins later.
@@ -46,19 +46,8 @@ function fail(e: Error): never {
 }
 
 /** Waits until `check` accepts the service's tasks (it throws to say why not yet); returns them. */
-async function untilTasks(service: string, what: string, check: (tasks: Task[]) => void, timeoutMs = 60_000): Promise<Task[]> {
-  return waitFor(
-    async () => {
-      const tasks = await tasksOf(m1, service);
-      try {
-        check(tasks);
-      } catch (e) {
-        throw new Error(`${(e as Error).message}\n${describeTasks(tasks)}`, { cause: e });
-      }
-      return tasks;
-    },
-    { timeoutMs, intervalMs: 200, what: `${service}: ${what}` },
-  ).catch(fail);
+function untilTasks(service: string, what: string, check: (tasks: Task[]) => void, timeoutMs?: number): Promise<Task[]> {
+  return c.untilTasks(m1, service, what, check, timeoutMs);
 }
 
 /** Start and finish times of the containers of `service` on `h`'s engine (none when it has no engine running). */

@@ -3,6 +3,8 @@
 // is removed with the network. Optionally a host gets its own Docker engine (started inside its
 // namespace, with the test images) that its swarmd runs tasks on, and swarmd serves the test-only
 // TestHooks service (`--test-hooks`) on its local socket.
+import type { Task } from "../../proto/gen/objects.js";
+import { describeTasks, tasksOf } from "./cluster-api.js";
 import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -168,6 +170,24 @@ export class SwarmHosts {
         return true;
       },
       { timeoutMs: 30_000, what },
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\n${this.logs()}`);
+    });
+  }
+
+  /** Waits until `on`'s tasks of `service` satisfy `check` (which throws to say why not yet); returns them. Fails with the tasks and every daemon's log. */
+  async untilTasks(on: SwarmdHost, service: string, what: string, check: (tasks: Task[]) => void, timeoutMs = 60_000): Promise<Task[]> {
+    return waitFor(
+      async () => {
+        const tasks = await tasksOf(on, service);
+        try {
+          check(tasks);
+        } catch (e) {
+          throw new Error(`${(e as Error).message}\n${describeTasks(tasks)}`, { cause: e });
+        }
+        return tasks;
+      },
+      { timeoutMs, intervalMs: 200, what: `${service}: ${what}` },
     ).catch((e: Error) => {
       throw new Error(`${e.message}\n${this.logs()}`);
     });

@@ -68,19 +68,8 @@ function fail(e: Error): never {
 }
 
 /** Waits until `check` accepts the service's tasks (it throws to say why not yet); returns them. */
-async function untilTasks(service: string, what: string, check: (tasks: Task[]) => void, timeoutMs = 60_000): Promise<Task[]> {
-  return waitFor(
-    async () => {
-      const tasks = await tasksOf(mgr, service);
-      try {
-        check(tasks);
-      } catch (e) {
-        throw new Error(`${(e as Error).message}\n${describeTasks(tasks)}`, { cause: e });
-      }
-      return tasks;
-    },
-    { timeoutMs, intervalMs: 200, what: `${service}: ${what}` },
-  ).catch(fail);
+function untilTasks(service: string, what: string, check: (tasks: Task[]) => void, timeoutMs?: number): Promise<Task[]> {
+  return c.untilTasks(mgr, service, what, check, timeoutMs);
 }
 
 /** Waits until the service's update status is `state`; returns the service. */
