@@ -12,6 +12,7 @@ import {
   type ListTasksResponse,
   type UpdateNodeResponse,
   type UpdateServiceResponse,
+  type WatchMessage,
 } from "../../proto/gen/control.js";
 import { DaemonClient, type InfoResponse, type InitResponse, type JoinResponse } from "../../proto/gen/daemon.js";
 import type { Node, Service, Task } from "../../proto/gen/objects.js";
@@ -106,5 +107,29 @@ export class LocalControl {
   async tasks(filters: Partial<ListTasksRequest_Filters>): Promise<Task[]> {
     const full: ListTasksRequest_Filters = { idPrefixes: [], names: [], namePrefixes: [], labels: [], serviceIds: [], nodeIds: [], desiredStates: [], ...filters };
     return (await unary<ListTasksResponse>((md, o, cb) => this.client.listTasks({ filters: full }, md, o, cb), CALL_MS)).tasks;
+  }
+
+  /**
+   * Calls `onTask` with every task as each committed change leaves it (removals included), from now
+   * until the returned function ends the watch. Resolves once the stream is open (its first message).
+   */
+  watchTasks(onTask: (task: Task) => void, onError: (e: Error) => void): Promise<() => void> {
+    const call = this.client.watch({ kinds: ["task"], includeOldObject: false });
+    const stop = (): void => {
+      call.removeAllListeners("error");
+      call.on("error", () => undefined);
+      call.cancel();
+    };
+    return new Promise((resolve, reject) => {
+      let open = false;
+      call.on("data", (m: WatchMessage) => {
+        if (!open) {
+          open = true;
+          resolve(stop);
+        }
+        for (const ev of m.events) if (ev.object?.object?.$case === "task") onTask(ev.object.object.task);
+      });
+      call.on("error", (e: Error) => (open ? onError(e) : reject(e)));
+    });
   }
 }
