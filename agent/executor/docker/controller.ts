@@ -27,6 +27,8 @@ export class DockerController implements ContainerController {
   private unstarted = false;
   /** A lookup asked for in this turn and not sent yet. */
   private lookup: Promise<EngineContainer | null> | null = null;
+  /** The last lookup's answer, and when it was asked for (ms since the epoch, rounded down). */
+  private latest: { askedAtMs: number; container: EngineContainer | null } | null = null;
 
   constructor(
     private readonly ctx: ControllerContext,
@@ -138,7 +140,17 @@ export class DockerController implements ContainerController {
   }
 
   private watch(listener: (s: ContainerStatus | null) => void): () => void {
-    return this.ctx.events.watch(this.task.id, () => this.inspect(), listener);
+    return this.ctx.events.watch(this.task.id, (sinceMs) => this.statusSince(sinceMs), listener);
+  }
+
+  /**
+   * The status as read after `sinceMs`: the last lookup's when it was asked for later (after a
+   * start, the inspect that follows it already shows the engine's start event), else a new lookup.
+   */
+  private async statusSince(sinceMs: number): Promise<ContainerStatus | null> {
+    const last = this.latest;
+    if (last !== null && last.askedAtMs > Math.floor(sinceMs)) return last.container ? containerStatus(last.container) : null;
+    return this.inspect();
   }
 
   private async inspectOrFail(what: string): Promise<ContainerStatus> {
@@ -168,8 +180,15 @@ export class DockerController implements ContainerController {
     return lookup;
   }
 
-  /** The task's container on this node (the one remembered, else found by its labels), or null. */
+  /** The task's container on this node (the one remembered, else found by its labels), or null; remembered as the latest answer. */
   private async findNow(what: string): Promise<EngineContainer | null> {
+    const askedAtMs = Date.now();
+    const c = await this.lookupNow(what);
+    if (this.latest === null || this.latest.askedAtMs <= askedAtMs) this.latest = { askedAtMs, container: c };
+    return c;
+  }
+
+  private async lookupNow(what: string): Promise<EngineContainer | null> {
     const client = this.ctx.client;
     try {
       if (this.containerId) {

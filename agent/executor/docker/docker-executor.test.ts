@@ -37,6 +37,10 @@ class FakeEngine implements EngineClient {
   /** The body chunks GET /containers/{id}/logs answers, by container id. */
   logBodies = new Map<string, Buffer[]>();
   logsError: EngineApiError | null = null;
+  /** Container inspects answered. */
+  inspects = 0;
+  /** The time events carry (ns since the epoch); 0 = none, as an engine that gives no time. */
+  eventTimeNano = 0;
   private seq = 0;
 
   async version(): Promise<EngineVersion> {
@@ -90,6 +94,7 @@ class FakeEngine implements EngineClient {
     if (c) this.emit(id, "destroy", c.labels);
   }
   async inspectContainer(id: string): Promise<EngineContainer | null> {
+    this.inspects++;
     return this.containers.get(id) ?? [...this.containers.values()].find((c) => c.name === id) ?? null;
   }
   async listContainers(labels: string[]): Promise<EngineContainerSummary[]> {
@@ -119,7 +124,7 @@ class FakeEngine implements EngineClient {
   }
   emit(id: string, action: string, labels?: Record<string, string>): void {
     const attributes = labels ?? this.containers.get(id)?.labels ?? {};
-    for (const s of this.streams) s.onEvent({ type: "container", action, id, attributes, timeNano: 0 });
+    for (const s of this.streams) s.onEvent({ type: "container", action, id, attributes, timeNano: this.eventTimeNano });
   }
   /** Adds a container as another agent (or a previous run) would have made it. */
   add(name: string, labels: Record<string, string>, status = "running"): string {
@@ -260,6 +265,30 @@ describe("DockerExecutor (fake engine)", () => {
     expect(await waited).toMatchObject({ state: "exited", exitCode: 3, error: "exit code 3" });
     // An already exited container: wait answers at once.
     expect(await b.wait(never)).toMatchObject({ exitCode: 3 });
+    await ex.close();
+  });
+
+  it("answers an event from an inspect asked for after it happened, and inspects again for a later event", async () => {
+    const engine = new FakeEngine();
+    const ex = new DockerExecutor({ nodeId: "node-a", client: engine });
+    const a = ex.controller(task("ta"), deps);
+    await a.prepare(never);
+    await a.start();
+    await ex.eventsConnected();
+    const id = (await a.inspect())!.containerId; // asked for after the start
+    const inspects = engine.inspects;
+
+    engine.eventTimeNano = (Date.now() - 1_000) * 1e6; // the start, as the engine dates it: before that inspect
+    const running = nextStatus((l) => a.onChange(l), (s) => s.state === "running");
+    engine.emit(id, "start");
+    expect(await running).toMatchObject({ containerId: id, state: "running" });
+    expect(engine.inspects).toBe(inspects);
+
+    engine.eventTimeNano = (Date.now() + 1_000) * 1e6; // later than every inspect so far
+    const exited = nextStatus((l) => a.onChange(l), (s) => s.state === "exited");
+    engine.exit(id, 3);
+    expect(await exited).toMatchObject({ exitCode: 3 });
+    expect(engine.inspects).toBe(inspects + 1);
     await ex.close();
   });
 

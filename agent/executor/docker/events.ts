@@ -13,8 +13,12 @@ export interface DockerExecutorLogger {
   error(fields: Record<string, unknown>, msg: string): void;
 }
 
-/** Reads a task's container now: its status, or null when it has none. */
-export type StatusFetcher = () => Promise<ContainerStatus | null>;
+/**
+ * Reads a task's container: its status, or null when it has none, as read after `sinceMs` (ms since
+ * the epoch, on the engine's clock, which is this host's; Infinity: read now). A read that began
+ * after an event happened already shows it, so the fetcher may answer with such a read.
+ */
+export type StatusFetcher = (sinceMs: number) => Promise<ContainerStatus | null>;
 /** Gets each fresh status of a task's container; null once it is gone. */
 export type StatusListener = (status: ContainerStatus | null) => void;
 
@@ -31,6 +35,8 @@ interface Watch {
   /** The refresh in flight, and whether another must follow it. */
   inflight: Promise<void> | null;
   again: boolean;
+  /** The next read must be later than this (the latest event not read yet; Infinity after a reconnection). */
+  since: number;
 }
 
 /** Whether a container event can change what a ContainerStatus says. */
@@ -75,7 +81,7 @@ export class ContainerEvents {
     if (this.closed) return () => {};
     let w = this.watches.get(taskId);
     if (!w) {
-      w = { fetch, listeners: new Set(), inflight: null, again: false };
+      w = { fetch, listeners: new Set(), inflight: null, again: false, since: -Infinity };
       this.watches.set(taskId, w);
     }
     w.fetch = fetch;
@@ -146,13 +152,17 @@ export class ContainerEvents {
   private onEvent(e: EngineEvent): void {
     if (!isStatusEvent(e)) return;
     const taskId = e.attributes[LABEL.taskId];
-    if (taskId !== undefined && this.watches.has(taskId)) this.refresh(taskId);
+    if (taskId !== undefined && this.watches.has(taskId)) this.refresh(taskId, e.timeNano > 0 ? e.timeNano / 1e6 : Infinity);
   }
 
-  /** Re-reads the task's status and tells its listeners; one read at a time per task, coalesced. */
-  private refresh(taskId: string): void {
+  /**
+   * Re-reads the task's status (as it is after `sinceMs`) and tells its listeners; one read at a
+   * time per task, coalesced.
+   */
+  private refresh(taskId: string, sinceMs = Infinity): void {
     const w = this.watches.get(taskId);
     if (!w) return;
+    w.since = Math.max(w.since, sinceMs);
     if (w.inflight) {
       w.again = true;
       return;
@@ -160,9 +170,11 @@ export class ContainerEvents {
     w.inflight = (async () => {
       do {
         w.again = false;
+        const since = w.since;
+        w.since = -Infinity;
         let status: ContainerStatus | null;
         try {
-          status = await w.fetch();
+          status = await w.fetch(since);
         } catch (e) {
           this.log.warn({ task: taskId, err: e instanceof Error ? e.message : String(e) }, "cannot inspect a task's container after an event");
           continue;

@@ -20,6 +20,8 @@ export class Progress {
   recentActive = false;
   /** In Probe: an append is out; in Replicate: the window is full. */
   msgAppFlowPaused = false;
+  /** It accepted an append since the leader's last heartbeat round (which may then skip it). */
+  ackedSinceBeat = false;
   readonly inflights: Inflights;
 
   constructor(

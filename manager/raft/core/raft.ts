@@ -282,9 +282,23 @@ export class Raft {
     for (const id of this.trk.progress.keys()) if (id !== this.id) this.sendAppend(id);
   }
 
+  /**
+   * The periodic heartbeat round. A streaming follower (Replicate) that accepted an append since the
+   * last round and has acknowledged everything sent to it is skipped: it heard from this leader
+   * within the round (its election timer was reset), the leader heard from it, and commit indexes
+   * travel on appends. A follower that is silent, behind, paused or probing still gets one (its
+   * answer is what resumes replication), and so does every follower while a read waits for
+   * acknowledgements. Under steady writes this saves most heartbeats; an idle cluster heartbeats as
+   * before.
+   */
   private bcastHeartbeat(): void {
     const ctx = this.readOnly.lastPendingContext();
-    this.bcastHeartbeatWithCtx(ctx ?? EMPTY);
+    for (const [id, pr] of this.trk.progress) {
+      if (id === this.id) continue;
+      const skip = ctx === null && pr.ackedSinceBeat && pr.state === ProgressState.Replicate && pr.match === pr.next - 1;
+      pr.ackedSinceBeat = false;
+      if (!skip) this.sendHeartbeat(id, ctx ?? EMPTY);
+    }
   }
 
   private bcastHeartbeatWithCtx(ctx: Uint8Array): void {
@@ -592,6 +606,7 @@ export class Raft {
             this.sendAppend(m.from);
           }
         } else {
+          pr.ackedSinceBeat = true;
           const oldPaused = pr.isPaused();
           if (pr.maybeUpdate(m.index) || (pr.match === m.index && pr.state === ProgressState.Probe)) {
             if (pr.state === ProgressState.Probe) pr.becomeReplicate();

@@ -285,6 +285,71 @@ describe("flow control", () => {
   });
 });
 
+describe("heartbeats under writes", () => {
+  const beatsTo = (net: Network, to: number): number => net.sentOf(MessageType.Heartbeat, { from: 1, to }).length;
+
+  it("an idle leader heartbeats every follower each round", () => {
+    const net = new Network();
+    net.elect(1);
+    net.tick(1); // the round that follows the election's appends
+    net.clearSent();
+    net.tick(3);
+    expect([beatsTo(net, 2), beatsTo(net, 3)]).toEqual([3, 3]);
+  });
+
+  it("a round skips a follower that acknowledged everything sent to it since the last round", () => {
+    const net = new Network();
+    net.elect(1);
+    net.tick(1);
+    net.clearSent();
+    for (let round = 0; round < 3; round++) {
+      net.propose(1, `w${round}`);
+      net.tick(1);
+    }
+    expect([beatsTo(net, 2), beatsTo(net, 3)]).toEqual([0, 0]);
+    // The followers still hear from the leader every round, and none of them campaigned.
+    expect(net.node(2).state).toBe(StateType.Follower);
+    expect(net.node(2).appliedData()).toEqual(["w0", "w1", "w2"]);
+    // Rounds without writes heartbeat again.
+    net.clearSent();
+    net.tick(2);
+    expect([beatsTo(net, 2), beatsTo(net, 3)]).toEqual([2, 2]);
+  });
+
+  it("a follower that has not acknowledged the last append is still heartbeaten", () => {
+    const net = new Network();
+    net.elect(1);
+    net.tick(1);
+    net.propose(1, "seen by both");
+    net.isolate(3);
+    net.propose(1, "lost on the way to 3");
+    net.clearSent();
+    net.tick(1);
+    expect([beatsTo(net, 2), beatsTo(net, 3)]).toEqual([0, 1]);
+    net.heal();
+    net.tick(1);
+    expect(net.node(3).appliedData()).toEqual(["seen by both", "lost on the way to 3"]);
+  });
+
+  it("while a read waits for acknowledgements every follower is heartbeaten with its context", () => {
+    const net = new Network();
+    net.elect(1);
+    net.tick(1);
+    net.isolate(2);
+    net.isolate(3);
+    net.node(1).raw.readIndex(bytes("r"));
+    net.stabilize(); // its heartbeats are lost
+    net.heal();
+    net.propose(1, "w");
+    net.clearSent();
+    net.tick(1);
+    expect(net.sentOf(MessageType.Heartbeat, { from: 1 }).map((m) => [m.to, new TextDecoder().decode(m.context)])).toEqual([
+      [2, "r"],
+      [3, "r"],
+    ]);
+  });
+});
+
 describe("proposal refusals", () => {
   it("a follower refuses a proposal with NotLeaderError naming the leader (proposals are not forwarded)", () => {
     const net = new Network();
