@@ -4,7 +4,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { ClassicLevel } from "classic-level";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { EntryType } from "../core/types.js";
 import type { Entry, HardState, Snapshot } from "../core/types.js";
 import { encodeEntry } from "./codec.js";
@@ -136,6 +136,26 @@ describe.each(encryptors)("RaftDiskStorage (%s)", (kind, makeEncryptor) => {
     await s.save({ hardState: hs(1, 2, 0), entries: [], snapshot: null });
     s = await reopen(s);
     expect(await s.load()).toEqual({ hardState: hs(1, 2, 0), snapshot: null, entries: entries(1, 2, 1) });
+  });
+
+  it("syncs every write but one that only moves the commit index, which is still stored", async () => {
+    const batch = vi.spyOn(ClassicLevel.prototype, "batch");
+    try {
+      let s = await openStorage();
+      await s.load();
+      const syncs = (): unknown[] => batch.mock.calls.map((c) => (c[1] as { sync?: boolean } | undefined)?.sync);
+      batch.mockClear();
+      await s.save({ hardState: hs(1, 1, 0), entries: entries(1, 3, 1), snapshot: null }); // entries
+      await s.save({ hardState: hs(1, 1, 2), entries: [], snapshot: null }); // the commit index alone
+      await s.save({ hardState: hs(2, 0, 2), entries: [], snapshot: null }); // a new term
+      await s.save({ hardState: hs(2, 3, 2), entries: [], snapshot: null }); // a vote
+      await s.save({ hardState: hs(2, 3, 3), entries: [], snapshot: null });
+      expect(syncs()).toEqual([true, false, true, true, false]);
+      s = await reopen(s);
+      expect((await s.load()).hardState).toEqual(hs(2, 3, 3));
+    } finally {
+      batch.mockRestore();
+    }
   });
 
   it("does nothing for an empty save", async () => {

@@ -1,7 +1,10 @@
 // RaftDiskStorage: the durable Raft state of one member. Log entries, hard state, the latest-snapshot
 // pointer and driver metadata live in a LevelDB at <dir>/log (layout in keys.ts); snapshot payloads
 // live in files under <dir>/snapshots (snapshot-files.ts). Every value is sealed (record.ts) through
-// the Encryptor. Writes are synced; operations run one at a time in call order.
+// the Encryptor. Writes are synced, except one whose only change is the hard state's commit index
+// (as etcd's MustSync): a commit index lost in a crash is learnt again from the leader, and LevelDB's
+// log keeps writes in order, so the next synced write makes it durable too. Operations run one at a
+// time in call order.
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { ClassicLevel } from "classic-level";
@@ -49,7 +52,7 @@ export interface LoadedRaftState {
   entries: Entry[];
 }
 
-/** One synced write, as taken from a core Ready. */
+/** One write, as taken from a core Ready (synced unless only the commit index changed). */
 export interface RaftSaveBatch {
   /** Null when unchanged. */
   hardState: HardState | null;
@@ -111,6 +114,8 @@ export class RaftDiskStorage {
   /** Stored entries are [#first, #last]; empty when #last < #first (then #first = snapIndex + 1). */
   #first: number;
   #last: number;
+  /** The hard state last read or written; null before either (the next save is then synced). */
+  #hardState: HardState | null = null;
 
   private constructor(
     dir: string,
@@ -160,6 +165,7 @@ export class RaftDiskStorage {
       const stored = snap ? await this.#files.read(snap.file, snap) : null;
       const snapshot = stored && { meta: stored.meta, data: plainView(stored.data) };
       const hardState = await this.#readHardState();
+      this.#hardState = hardState;
       const entries = await this.#readEntries(snapshot);
       const last = entries.length > 0 ? entries[entries.length - 1]!.index : (snap?.index ?? 0);
       if (hardState.commit > last) {
@@ -174,7 +180,7 @@ export class RaftDiskStorage {
   }
 
   /**
-   * Persists one Ready in a single synced batch: the snapshot (file first, then its pointer, and the
+   * Persists one Ready in a single batch, synced unless all it changes is the commit index: the snapshot (file first, then its pointer, and the
    * whole previous log deleted), the entries (a conflicting stored suffix is replaced) and the hard
    * state. Entries at or below the snapshot index are covered by it and skipped. An empty batch does
    * nothing. Throws RaftStorageInvalidAppendError (nothing written) when entries would leave a gap.
@@ -233,7 +239,11 @@ export class RaftDiskStorage {
         ops.push({ type: "put", key: SNAPSHOT_POINTER_KEY, value: this.#seal(encodePointer(ref), SNAPSHOT_POINTER_KEY) });
       }
       if (ops.length === 0) return;
-      await this.#db.batch(ops, { sync: true });
+      const prev = this.#hardState;
+      const hs = rd.hardState;
+      const sync = ops.length > 1 || hs === null || prev === null || hs.term !== prev.term || hs.vote !== prev.vote;
+      await this.#db.batch(ops, { sync });
+      if (hs !== null) this.#hardState = hs;
       this.#snap = ref;
       this.#first = first;
       this.#last = last;
