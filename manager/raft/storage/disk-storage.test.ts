@@ -143,7 +143,7 @@ describe.each(encryptors)("RaftDiskStorage (%s)", (kind, makeEncryptor) => {
     try {
       let s = await openStorage();
       await s.load();
-      const syncs = (): unknown[] => batch.mock.calls.map((c) => (c[1] as { sync?: boolean } | undefined)?.sync);
+      const syncs = (): unknown[] => batch.mock.calls.map((c: unknown[]) => (c[1] as { sync?: boolean } | undefined)?.sync);
       batch.mockClear();
       await s.save({ hardState: hs(1, 1, 0), entries: entries(1, 3, 1), snapshot: null }); // entries
       await s.save({ hardState: hs(1, 1, 2), entries: [], snapshot: null }); // the commit index alone
