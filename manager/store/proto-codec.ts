@@ -3,6 +3,8 @@ import { Cluster, Config, Network, Node, Secret, Service, Task } from "../../pro
 import { StoreActionBatch, StoreActionKind, StoreSnapshot, type StoreAction as PbAction } from "../../proto/gen/store.js";
 import { Meta } from "../../proto/gen/types.js";
 import { StoreError, StoreErrorCode } from "./errors.js";
+import { Fields } from "./proto-fields.js";
+import { shareTaskSpec } from "./shared-task-specs.js";
 import type { ActionOp, CapturedParts, Kind, SnapshotRecord, StoreAction, StoreCodec, StoreObject, TxRecord } from "./types.js";
 
 const OP_TO_PB: Record<ActionOp, StoreActionKind> = {
@@ -79,73 +81,6 @@ const FIELD_OF_KIND = new Map<Kind, number>(FIELD_NUMBERS);
 // An applied object's part is made from the bytes it was decoded from (in the transaction, or in the
 // snapshot it was restored from): apply changes only its meta (field 2, right after the id), which
 // is spliced in; anything unexpected in those bytes makes it encode the object instead.
-
-const MALFORMED = new Error("malformed protobuf");
-
-/** Walks the fields of a protobuf message in b[from, end); reused (reset) so that walking allocates nothing. */
-class Fields {
-  private b: Uint8Array = new Uint8Array(0);
-  private end = 0;
-  pos = 0;
-  /** The current field: number, wire type, where its tag starts and where its value starts. */
-  field = 0;
-  wire = 0;
-  start = 0;
-  valueStart = 0;
-
-  reset(b: Uint8Array, from: number, end: number): this {
-    this.b = b;
-    this.pos = from;
-    this.end = end;
-    return this;
-  }
-
-  /** Moves past the next field; false at the end. Throws MALFORMED (groups included). */
-  next(): boolean {
-    if (this.pos >= this.end) return false;
-    this.start = this.pos;
-    const tag = this.varint();
-    this.field = Math.floor(tag / 8);
-    this.wire = tag % 8;
-    if (this.field === 0) throw MALFORMED;
-    switch (this.wire) {
-      case 0:
-        this.varint();
-        this.valueStart = this.start;
-        break;
-      case 1:
-        this.valueStart = this.pos;
-        this.pos += 8;
-        break;
-      case 2: {
-        const len = this.varint();
-        this.valueStart = this.pos;
-        this.pos += len;
-        break;
-      }
-      case 5:
-        this.valueStart = this.pos;
-        this.pos += 4;
-        break;
-      default:
-        throw MALFORMED;
-    }
-    if (this.pos > this.end) throw MALFORMED;
-    return true;
-  }
-
-  private varint(): number {
-    let n = 0;
-    let mul = 1;
-    for (let i = 0; i < 10 && this.pos < this.end; i++) {
-      const x = this.b[this.pos++]!;
-      n += (x & 0x7f) * mul;
-      if (x < 0x80) return n;
-      mul *= 128;
-    }
-    throw MALFORMED;
-  }
-}
 
 const outer = new Fields();
 const inner = new Fields();
@@ -348,6 +283,18 @@ function snapshotParts(data: Uint8Array): Partial<Record<Kind, string[]>> | unde
   return parts;
 }
 
+/** Shares the specs of a snapshot's tasks (decoded as `tasks`, in the order of their fields in `data`). */
+function shareSnapshotTaskSpecs(data: Uint8Array, tasks: Task[]): void {
+  const field = FIELD_OF_KIND.get("task")!;
+  let i = 0;
+  try {
+    const f = outer.reset(data, 0, data.length);
+    while (f.next()) if (f.field === field && f.wire === 2 && i < tasks.length) shareTaskSpec(tasks[i++]!, data.subarray(f.valueStart, f.pos));
+  } catch {
+    // Malformed bytes were refused by the decoder already; nothing is shared.
+  }
+}
+
 function snapshotHead(version: number): number[] {
   return version ? [0x08, ...varintBytes(version)] : [];
 }
@@ -392,6 +339,11 @@ export const protoCodec: StoreCodec = {
   decodeTx(data: Uint8Array): TxRecord {
     const actions = StoreActionBatch.decode(data).actions.map(fromPb);
     const encoded = locateTargets(data, actions);
+    if (encoded) {
+      actions.forEach((a, i) => {
+        if (a.kind === "task" && encoded[i]) shareTaskSpec(a.object as unknown as Task, encoded[i]);
+      });
+    }
     return encoded ? { actions, encoded } : { actions };
   },
   snapshotPart(kind: Kind, o: StoreObject, encoded?: Uint8Array): string {
@@ -443,6 +395,7 @@ export const protoCodec: StoreCodec = {
     for (const [kind, field] of Object.entries(TABLE_FIELDS) as [Kind, keyof Omit<StoreSnapshot, "version">][]) {
       tables[kind] = pb[field] as StoreObject[];
     }
+    shareSnapshotTaskSpecs(data, pb.tasks);
     const parts = snapshotParts(data);
     return parts ? { version: pb.version, tables, parts } : { version: pb.version, tables };
   },
