@@ -4,6 +4,7 @@
 import { InfoResponse, LocalNodeState, type RaftInfo } from "../../proto/gen/daemon.js";
 import type { Cluster } from "../../proto/gen/objects.js";
 import { NodeRole } from "../../proto/gen/types.js";
+import { RAFT_DEFAULTS } from "../../manager/raft/node/options.js";
 import { formatDuration, humanDuration } from "../output/duration.js";
 import { unescapeFormat } from "../output/format.js";
 import { parseTemplate, toJson } from "../output/template.js";
@@ -21,8 +22,6 @@ const STATE_NAMES: Record<LocalNodeState, string> = {
 // Defaults of unset cluster settings (proto/README.md).
 const DEFAULT_TASK_HISTORY = 5;
 const DEFAULT_SNAPSHOT_INTERVAL = 10_000;
-const DEFAULT_HEARTBEAT_TICK = 1;
-const DEFAULT_ELECTION_TICK = 10;
 const DEFAULT_HEARTBEAT_MS = 5_000;
 const DEFAULT_CERT_EXPIRY_MS = 90 * 24 * 3_600_000;
 
@@ -78,8 +77,8 @@ function infoText(info: InfoResponse, cluster: Cluster | undefined, nowMs: numbe
     if (spec) {
       add(2, `Snapshot Interval: ${spec.raft?.snapshotInterval || DEFAULT_SNAPSHOT_INTERVAL}`);
       add(2, `Number of Old Snapshots to Retain: ${spec.raft?.keepOldSnapshots ?? 0}`);
-      add(2, `Heartbeat Tick: ${spec.raft?.heartbeatTick || DEFAULT_HEARTBEAT_TICK}`);
-      add(2, `Election Tick: ${spec.raft?.electionTick || DEFAULT_ELECTION_TICK}`);
+      add(2, `Heartbeat Tick: ${spec.raft?.heartbeatTick || RAFT_DEFAULTS.heartbeatTick}`);
+      add(2, `Election Tick: ${spec.raft?.electionTick || RAFT_DEFAULTS.electionTick}`);
     }
     if (info.raft) raftLines(info.raft).forEach((l) => add(2, l));
     if (spec) {

@@ -1653,7 +1653,7 @@ export interface RaftConfig {
   keepOldSnapshots: number;
   /** Entries kept after a snapshot for slow followers; 0 = 500. */
   logEntriesForSlowFollowers: number;
-  /** Ticks between leader heartbeats; 0 = 1. */
+  /** Ticks between leader heartbeats; 0 = 2. */
   heartbeatTick: number;
   /** Ticks without a leader before an election; 0 = 10. */
   electionTick: number;

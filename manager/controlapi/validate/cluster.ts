@@ -1,12 +1,11 @@
 // Cluster specs: Raft timing, dispatcher heartbeat, certificate lifetime and CA settings within
 // their bounds. The cluster's name is fixed.
 import type { ClusterSpec } from "../../../proto/gen/specs.js";
+import { RAFT_DEFAULTS } from "../../raft/node/options.js";
 import { checkAnnotations, checkDriverName, checkNonNegative, invalid, show } from "./common.js";
 
 /** Shortest node certificate lifetime (SwarmKit's). */
 export const MIN_NODE_CERT_EXPIRY_MS = 60 * 60 * 1000;
-const DEFAULT_ELECTION_TICK = 10;
-const DEFAULT_HEARTBEAT_TICK = 1;
 
 /** Static checks of a cluster spec; throws StoreError(INVALID_ARGUMENT) at the first problem. */
 export function validateClusterSpec(spec: ClusterSpec | undefined): asserts spec is ClusterSpec {
@@ -14,10 +13,10 @@ export function validateClusterSpec(spec: ClusterSpec | undefined): asserts spec
   checkAnnotations(spec.annotations);
   const raft = spec.raft;
   if (raft) {
-    const election = raft.electionTick || DEFAULT_ELECTION_TICK;
-    const heartbeat = raft.heartbeatTick || DEFAULT_HEARTBEAT_TICK;
+    const election = raft.electionTick || RAFT_DEFAULTS.electionTick;
+    const heartbeat = raft.heartbeatTick || RAFT_DEFAULTS.heartbeatTick;
     if (election <= heartbeat) {
-      throw invalid("raft.election_tick", election, `must be greater than heartbeat_tick (${heartbeat}); 0 = ${DEFAULT_ELECTION_TICK}`);
+      throw invalid("raft.election_tick", election, `must be greater than heartbeat_tick (${heartbeat}); 0 = ${RAFT_DEFAULTS.electionTick}`);
     }
   }
   if (spec.dispatcher) checkNonNegative("dispatcher.heartbeat_period_ms", spec.dispatcher.heartbeatPeriodMs);

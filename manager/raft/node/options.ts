@@ -35,7 +35,7 @@ export interface RaftNodeOptions {
   tickMs?: number;
   /** Ticks before a follower campaigns (randomized in [n, 2n)). Default 10. */
   electionTick?: number;
-  /** Ticks between heartbeats. Default 1. */
+  /** Ticks between heartbeats. Default 2 (five per shortest election timeout). */
   heartbeatTick?: number;
   /**
    * Applied entries between snapshots. Default 10,000. Members take theirs at different points of
@@ -59,7 +59,7 @@ export interface RaftNodeOptions {
 export const RAFT_DEFAULTS = {
   tickMs: 100,
   electionTick: 10,
-  heartbeatTick: 1,
+  heartbeatTick: 2,
   snapshotInterval: 10_000,
   keepEntries: 500,
   requestTimeoutMs: 5_000,
