@@ -12,14 +12,11 @@
 // ≤ 800 MB. BENCH_NODE_FLAGS passes node flags to the managers (e.g. "--cpu-prof --cpu-prof-dir=DIR").
 //
 // --engine docker (docker.ts): 5 test hosts (network namespaces), each with its own Docker engine and
-// swarmd; 100 replicas of the test image running a sleep. converge_s (CreateService to all RUNNING,
-// ListTasks polled every 200 ms) beside direct_s, the same containers created and started straight
+// swarmd; 100 replicas of the test image running a sleep. converge_s (CreateService to the task watch
+// event that makes all RUNNING) beside direct_s, the same containers created and started straight
 // through the engines' APIs, 4 in flight per engine: the floor. Target: at most 10 % above the floor
 // (Docker Swarm: 65.6 s against 47.8 s, 37 % above). BENCH_RUNS runs, alternating which goes first.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
-import { stopChildren } from "../support/children.js";
+import { runBenchMain } from "../support/bench-main.js";
 import { managerLogTails } from "../support/local-managers.js";
 import { jsonPrinter } from "../support/report.js";
 import { DOCKER_COMMON, runDocker } from "./docker.js";
@@ -37,28 +34,8 @@ function engineArg(argv: string[]): (typeof ENGINES)[number] {
 }
 
 const engine = engineArg(process.argv.slice(2));
-const dir = mkdtempSync(path.join(tmpdir(), "bench-converge-"));
-let failed = false;
-
-async function cleanup(): Promise<void> {
-  await stopChildren(10_000);
-  rmSync(dir, { recursive: true, force: true });
-}
-
-const onSignal = (): void => {
-  failed = true;
-  void cleanup().finally(() => process.exit(130));
-};
-process.once("SIGINT", onSignal);
-process.once("SIGTERM", onSignal);
-
-try {
-  if (engine === "docker") await runDocker(dir, jsonPrinter(DOCKER_COMMON));
-  else await runSim(dir, jsonPrinter(SIM_COMMON));
-} catch (e) {
-  failed = true;
-  process.stderr.write(`bench:converge failed: ${(e as Error).stack ?? String(e)}\n${engine === "sim" ? managerLogTails() : ""}\n`);
-} finally {
-  await cleanup();
-}
-process.exit(failed ? 1 : 0);
+await runBenchMain(
+  "converge",
+  (dir) => (engine === "docker" ? runDocker(dir, jsonPrinter(DOCKER_COMMON)) : runSim(dir, jsonPrinter(SIM_COMMON))),
+  () => (engine === "sim" ? managerLogTails() : ""),
+);

@@ -5,16 +5,13 @@
 // of BENCH_DURATION_MS each: heartbeats only, then tasks put ASSIGNED at BENCH_TASK_RATE per second
 // (TestHooks.PutTask on the leader's socket, round-robin over the agents' nodes). Prints one JSON
 // object per figure. Everything it started is stopped by PID and its temp dir removed, even on failure.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { unary } from "../../daemon/leader-call.js";
 import { Task } from "../../proto/gen/objects.js";
 import { TestHooksClient } from "../../proto/gen/test_hooks.js";
 import { TaskState } from "../../proto/gen/types.js";
 import { joinAgents, stopAgentProcs, totals } from "../support/agent-procs.js";
-import { stopChildren } from "../support/children.js";
+import { runBenchMain } from "../support/bench-main.js";
 import { managerLogTails, startLocalCluster } from "../support/local-managers.js";
 import { cpuPct, procSample } from "../support/proc-stats.js";
 import { jsonPrinter, note, quantile } from "../support/report.js";
@@ -163,26 +160,4 @@ async function run(dir: string): Promise<void> {
   await stopAgentProcs(procs);
 }
 
-const dir = mkdtempSync(path.join(tmpdir(), "bench-dispatch-"));
-let failed = false;
-const onSignal = (): void => {
-  failed = true;
-  void cleanup().finally(() => process.exit(130));
-};
-process.once("SIGINT", onSignal);
-process.once("SIGTERM", onSignal);
-
-async function cleanup(): Promise<void> {
-  await stopChildren(10_000);
-  rmSync(dir, { recursive: true, force: true });
-}
-
-try {
-  await run(dir);
-} catch (e) {
-  failed = true;
-  process.stderr.write(`bench:dispatch failed: ${(e as Error).stack ?? String(e)}\n${managerLogTails()}\n`);
-} finally {
-  await cleanup();
-}
-process.exit(failed ? 1 : 0);
+await runBenchMain("dispatch", run, managerLogTails);

@@ -18,13 +18,10 @@
 // Target: ≤ 12 s. Each round's breakdown (phases and waves, breakdown.ts) goes to stdout as
 // phase_ms figures and to stderr as notes. The leader is polled every BENCH_POLL_MS (100) to trace
 // the tasks' states. Everything started is stopped and removed, even on failure.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import path from "node:path";
 import { TEST_IMAGE } from "../../test/hosts/docker-engine.js";
 import { EngineHosts } from "../converge/engine-hosts.js";
 import { QUICK_STOP_COMMAND, serviceSpec } from "../converge/service.js";
-import { stopChildren } from "../support/children.js";
+import { runBenchMain } from "../support/bench-main.js";
 import { jsonPrinter, median, note, round2, type Printer } from "../support/report.js";
 import { LocalControl } from "../support/swarmd-api.js";
 import { waitFor } from "../support/wait.js";
@@ -156,27 +153,4 @@ async function run(dir: string, print: Printer): Promise<void> {
   }
 }
 
-const dir = mkdtempSync(path.join(tmpdir(), "bench-update-"));
-let failed = false;
-
-async function cleanup(): Promise<void> {
-  await stopChildren(10_000);
-  rmSync(dir, { recursive: true, force: true });
-}
-
-const onSignal = (): void => {
-  failed = true;
-  void cleanup().finally(() => process.exit(130));
-};
-process.once("SIGINT", onSignal);
-process.once("SIGTERM", onSignal);
-
-try {
-  await run(dir, jsonPrinter(COMMON));
-} catch (e) {
-  failed = true;
-  process.stderr.write(`bench:update failed: ${(e as Error).stack ?? String(e)}\n`);
-} finally {
-  await cleanup();
-}
-process.exit(failed ? 1 : 0);
+await runBenchMain("update", (dir) => run(dir, jsonPrinter(COMMON)));

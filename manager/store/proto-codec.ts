@@ -266,33 +266,26 @@ function locateTargets(data: Uint8Array, actions: StoreAction[]): (Uint8Array | 
   return out.length === actions.length ? out : undefined;
 }
 
-/** Each object's whole field in a StoreSnapshot, per kind, in the order StoreSnapshot.decode reads them. */
-function snapshotParts(data: Uint8Array): Partial<Record<Kind, string[]>> | undefined {
+/**
+ * Each object's whole field in a StoreSnapshot, per kind, in the order StoreSnapshot.decode reads
+ * them; on the way, the snapshot's `tasks` (as decoded, in that order) share their specs.
+ */
+function snapshotParts(data: Uint8Array, tasks: Task[]): Partial<Record<Kind, string[]>> | undefined {
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const parts: Partial<Record<Kind, string[]>> = {};
+  let task = 0;
   try {
     const f = outer.reset(data, 0, data.length);
     while (f.next()) {
       const kind = f.wire === 2 ? KIND_OF_FIELD.get(f.field) : undefined;
       if (kind === undefined) continue;
       (parts[kind] ??= []).push(buf.toString("latin1", f.start, f.pos));
+      if (kind === "task" && task < tasks.length) shareTaskSpec(tasks[task++]!, data.subarray(f.valueStart, f.pos));
     }
   } catch {
     return undefined;
   }
   return parts;
-}
-
-/** Shares the specs of a snapshot's tasks (decoded as `tasks`, in the order of their fields in `data`). */
-function shareSnapshotTaskSpecs(data: Uint8Array, tasks: Task[]): void {
-  const field = FIELD_OF_KIND.get("task")!;
-  let i = 0;
-  try {
-    const f = outer.reset(data, 0, data.length);
-    while (f.next()) if (f.field === field && f.wire === 2 && i < tasks.length) shareTaskSpec(tasks[i++]!, data.subarray(f.valueStart, f.pos));
-  } catch {
-    // Malformed bytes were refused by the decoder already; nothing is shared.
-  }
 }
 
 function snapshotHead(version: number): number[] {
@@ -395,8 +388,7 @@ export const protoCodec: StoreCodec = {
     for (const [kind, field] of Object.entries(TABLE_FIELDS) as [Kind, keyof Omit<StoreSnapshot, "version">][]) {
       tables[kind] = pb[field] as StoreObject[];
     }
-    shareSnapshotTaskSpecs(data, pb.tasks);
-    const parts = snapshotParts(data);
+    const parts = snapshotParts(data, pb.tasks);
     return parts ? { version: pb.version, tables, parts } : { version: pb.version, tables };
   },
 };

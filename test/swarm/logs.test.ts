@@ -31,10 +31,6 @@ let ticker: Task;
 const PRINTER = ["sh", "-c", 'echo oops >&2; sleep 0.3; echo one; echo two; echo three; trap "exit 0" TERM; sleep 100000 & wait'];
 const TICKER = ["sh", "-c", 'trap "exit 0" TERM; i=0; while true; do i=$((i+1)); echo "tick $i"; sleep 0.2; done'];
 
-function fail(e: Error): never {
-  throw new Error(`${e.message}\n${c.logs()}`);
-}
-
 function unary<Res>(invoke: (md: grpc.Metadata, o: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: Res) => void) => unknown): Promise<Res> {
   return new Promise((resolve, reject) => invoke(new grpc.Metadata(), { deadline: Date.now() + 10_000 }, (err, res) => (err ? reject(err) : resolve(res))));
 }
@@ -57,7 +53,7 @@ async function untilRunning(id: string): Promise<void> {
         return t?.status?.state === TaskState.TASK_STATE_RUNNING || undefined;
       },
       { timeoutMs: 30_000, what: `task ${id} to run` },
-    ).catch(fail);
+    ).catch(c.withLogs);
   } finally {
     client.close();
   }
@@ -158,7 +154,7 @@ describe("service logs through the managers' local sockets", () => {
           return r.messages.length === 4 ? r : undefined;
         },
         { timeoutMs: 20_000, what: `the printer's four lines from ${on.host.name}` },
-      ).catch(fail);
+      ).catch(c.withLogs);
       expect(textOf(s.messages, LogStream.LOG_STREAM_STDOUT)).toEqual(["one\n", "two\n", "three\n"]);
       expect(textOf(s.messages, LogStream.LOG_STREAM_STDERR)).toEqual(["oops\n"]);
       expect(s.warnings).toEqual([]);
@@ -185,7 +181,7 @@ describe("service logs through the managers' local sockets", () => {
   it("with follow, streams new lines until the client cancels", async () => {
     for (const on of [follower, leader]) {
       const s = subscribe(on, request({ taskIds: [ticker.id] }, { follow: true, tail: 1 }));
-      await waitFor(() => s.messages.length >= 4 || undefined, { timeoutMs: 20_000, what: `4 ticks from ${on.host.name}` }).catch(fail);
+      await waitFor(() => s.messages.length >= 4 || undefined, { timeoutMs: 20_000, what: `4 ticks from ${on.host.name}` }).catch(c.withLogs);
       const ticks = s.messages.map((m) => Number(/^tick (\d+)\n$/.exec(m.data.toString())?.[1]));
       for (let i = 1; i < ticks.length; i++) expect(ticks[i]).toBe(ticks[i - 1]! + 1);
       s.cancel();
@@ -200,7 +196,7 @@ describe("service logs through the managers' local sockets", () => {
     await waitFor(() => s.messages.some((m) => m.context?.taskId === late.id && m.data.toString() === "late line\n") || undefined, {
       timeoutMs: 20_000,
       what: "the late task's line",
-    }).catch(fail);
+    }).catch(c.withLogs);
     s.cancel();
     await s.done;
   });

@@ -41,10 +41,6 @@ afterAll(async () => {
   await c?.destroy();
 }, 60_000);
 
-function fail(e: Error): never {
-  throw new Error(`${e.message}\n${c.logs()}`);
-}
-
 /** Waits until `check` accepts the service's tasks (it throws to say why not yet); returns them. */
 function untilTasks(service: string, what: string, check: (tasks: Task[]) => void, timeoutMs?: number): Promise<Task[]> {
   return c.untilTasks(m1, service, what, check, timeoutMs);
@@ -75,7 +71,7 @@ async function removeService(name: string): Promise<void> {
   await waitFor(async () => (await tasksOf(m1, name).catch(() => [])).length === 0 || undefined, {
     timeoutMs: 30_000,
     what: `the tasks of ${name} to be removed`,
-  }).catch(fail);
+  }).catch(c.withLogs);
 }
 
 describe("services on real hosts", () => {

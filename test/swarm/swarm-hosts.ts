@@ -161,7 +161,11 @@ export class SwarmHosts {
     return this.hosts.map((h) => `--- ${h.host.name}\n${h.proc?.tail(40) ?? "(not running)"}`).join("\n");
   }
 
-  /** Stops every swarmd, then every engine (their containers are killed), then the network. */
+  /** Rethrows `e` with every daemon's last log lines appended (for `.catch`). */
+  readonly withLogs = (e: Error): never => {
+    throw new Error(`${e.message}\n${this.logs()}`);
+  };
+
   /** Waits until `on`'s `node ls` satisfies `check` (which throws to say why not yet); fails with every daemon's log. */
   async untilNodes(on: SwarmdHost, what: string, check: (nodes: Awaited<ReturnType<typeof nodeList>>) => void): Promise<void> {
     await waitFor(
@@ -170,9 +174,7 @@ export class SwarmHosts {
         return true;
       },
       { timeoutMs: 30_000, what },
-    ).catch((e: Error) => {
-      throw new Error(`${e.message}\n${this.logs()}`);
-    });
+    ).catch(this.withLogs);
   }
 
   /** Waits until `on`'s tasks of `service` satisfy `check` (which throws to say why not yet); returns them. Fails with the tasks and every daemon's log. */
@@ -188,11 +190,10 @@ export class SwarmHosts {
         return tasks;
       },
       { timeoutMs, intervalMs: 200, what: `${service}: ${what}` },
-    ).catch((e: Error) => {
-      throw new Error(`${e.message}\n${this.logs()}`);
-    });
+    ).catch(this.withLogs);
   }
 
+  /** Stops every swarmd, then every engine (their containers are killed), then the network. */
   async destroy(): Promise<void> {
     await Promise.all(this.hosts.map((h) => h.stop().catch(() => undefined)));
     const engines = await Promise.allSettled(this.hosts.map((h) => h.engine?.stop()));

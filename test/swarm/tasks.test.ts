@@ -48,10 +48,6 @@ afterAll(async () => {
 
 // ---------- helpers ----------
 
-function fail(e: Error): never {
-  throw new Error(`${e.message}\n${c.logs()}`);
-}
-
 function unary<Res>(invoke: (md: grpc.Metadata, o: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res: Res) => void) => unknown): Promise<Res> {
   return new Promise((resolve, reject) => invoke(new grpc.Metadata(), { deadline: Date.now() + 10_000 }, (err, res) => (err ? reject(err) : resolve(res))));
 }
@@ -86,7 +82,7 @@ async function untilState(on: SwarmdHost, id: string, state: TaskState, timeoutM
       throw new Error((t.status?.state ?? 0) > state ? `it went past it: ${seen}` : `it is still ${seen}`);
     },
     { timeoutMs, what: `task ${id} to be ${TaskState[state]}` },
-  ).catch(fail);
+  ).catch(c.withLogs);
 }
 
 let seq = 0;
@@ -233,7 +229,7 @@ describe("tasks as real containers", () => {
     });
     // The agents get the new managers in their sessions (they persist them to reconnect with).
     for (const w of [w1, w2]) {
-      await waitFor(async () => (await w.info()).remoteManagers.length === 3 || undefined, { timeoutMs: 20_000, what: `${w.host.name} to know 3 managers` }).catch(fail);
+      await waitFor(async () => (await w.info()).remoteManagers.length === 3 || undefined, { timeoutMs: 20_000, what: `${w.host.name} to know 3 managers` }).catch(c.withLogs);
     }
     expect(await leaderHost(m2)).toBe(m1);
     const running = await containerOf(w2, onW2);
@@ -245,7 +241,7 @@ describe("tasks as real containers", () => {
     const leader = await waitFor(async () => {
       const l = await leaderHost(m2);
       return l && l !== m1 ? l : undefined;
-    }, { timeoutMs: 20_000, what: "a new leader among h4 and h5" }).catch(fail);
+    }, { timeoutMs: 20_000, what: "a new leader among h4 and h5" }).catch(c.withLogs);
     // Each agent opens a new session with the new leader within seconds.
     for (const w of [w1, w2]) {
       await waitFor(
@@ -254,7 +250,7 @@ describe("tasks as real containers", () => {
           return lines.slice(sessionsBefore.get(w)).some((l) => l.includes(leader.host.address)) || undefined;
         },
         { timeoutMs: 15_000, what: `${w.host.name}'s agent to open a session with the new leader ${leader.host.name}` },
-      ).catch(fail);
+      ).catch(c.withLogs);
     }
     expect(Date.now() - killed).toBeLessThan(15_000);
     await c.untilNodes(leader, "the workers Ready from the new leader", (nodes) => {

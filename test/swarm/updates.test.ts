@@ -63,10 +63,6 @@ afterAll(async () => {
 
 // ---------- helpers ----------
 
-function fail(e: Error): never {
-  throw new Error(`${e.message}\n${c.logs()}`);
-}
-
 /** Waits until `check` accepts the service's tasks (it throws to say why not yet); returns them. */
 function untilTasks(service: string, what: string, check: (tasks: Task[]) => void, timeoutMs?: number): Promise<Task[]> {
   return c.untilTasks(mgr, service, what, check, timeoutMs);
@@ -82,7 +78,7 @@ async function untilUpdateState(service: string, state: UpdateState, timeoutMs =
       throw new Error(`its update status is ${UpdateState[seen?.state ?? 0]} "${seen?.message ?? ""}"`);
     },
     { timeoutMs, intervalMs: 200, what: `${service}'s update status to be ${UpdateState[state]}` },
-  ).catch(fail);
+  ).catch(c.withLogs);
 }
 
 /** Creates the service (without waiting) and waits until its `replicas` tasks run. */
@@ -96,7 +92,7 @@ async function removeService(name: string): Promise<void> {
   await waitFor(async () => (await tasksOf(mgr, name).catch(() => [])).length === 0 || undefined, {
     timeoutMs: 30_000,
     what: `the tasks of ${name} to be removed`,
-  }).catch(fail);
+  }).catch(c.withLogs);
 }
 
 /** The container spec a task (or a service's spec) runs. */
@@ -317,9 +313,9 @@ describe("rolling updates, rollbacks and health checks on real hosts", () => {
   it("finishes an update under the new leader after kill -9 of the leader mid-update", async () => {
     // The agents know all 3 managers, to reconnect to whichever leads next.
     for (const w of c.hosts.slice(3)) {
-      await waitFor(async () => (await w.info()).remoteManagers.length === 3 || undefined, { timeoutMs: 20_000, what: `${w.host.name} to know 3 managers` }).catch(fail);
+      await waitFor(async () => (await w.info()).remoteManagers.length === 3 || undefined, { timeoutMs: 20_000, what: `${w.host.name} to know 3 managers` }).catch(c.withLogs);
     }
-    const leader = await waitFor(() => leaderHost(managers[1]!), { timeoutMs: 10_000, what: "a leader" }).catch(fail);
+    const leader = await waitFor(() => leaderHost(managers[1]!), { timeoutMs: 10_000, what: "a leader" }).catch(c.withLogs);
     mgr = leader;
     await createService(
       "failover", 6, "--update-parallelism", "1", "--update-delay", "2s", "--update-monitor", MONITOR, TEST_IMAGE, ...SLEEPER,
@@ -341,7 +337,7 @@ describe("rolling updates, rollbacks and health checks on real hosts", () => {
         return l && l !== leader ? l : undefined;
       },
       { timeoutMs: 20_000, what: "a new leader among the surviving managers" },
-    ).catch(fail);
+    ).catch(c.withLogs);
 
     await untilUpdateState("failover", UpdateState.UPDATE_STATE_COMPLETED);
     const after = await runningOnCurrentSpec("failover", 6);

@@ -14,7 +14,7 @@ import type {
   TaskDependencies,
 } from "../executor.js";
 import { DockerController } from "./controller.js";
-import { DockerodeClient, type EngineClient } from "./engine-client.js";
+import { SocketEngineClient, type EngineClient } from "./engine-client.js";
 import { DockerErrorCode, DockerExecutorError, engineFailure } from "./errors.js";
 import { ContainerEvents, type Backoff, type DockerExecutorLogger } from "./events.js";
 import { LABEL, ownedFilter } from "./names.js";
@@ -53,7 +53,7 @@ export class DockerExecutor implements Executor, LogReader {
     if (!opts.nodeId) throw new Error("DockerExecutor needs a node id");
     this.nodeId = opts.nodeId;
     this.socketPath = opts.socketPath ?? DEFAULT_ENGINE_SOCKET;
-    this.client = opts.client ?? new DockerodeClient(this.socketPath);
+    this.client = opts.client ?? new SocketEngineClient(this.socketPath);
     this.log = opts.logger ?? SILENT;
     this.events = new ContainerEvents(this.client, this.nodeId, this.log, opts.eventsBackoff);
   }

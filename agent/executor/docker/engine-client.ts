@@ -193,8 +193,8 @@ export interface EngineClient {
   containerLogs(id: string, query: EngineLogsQuery, signal: AbortSignal): Promise<Readable>;
 }
 
-/** The Engine API over a unix socket, through dockerode. */
-export class DockerodeClient implements EngineClient {
+/** The Engine API over its unix socket: plain calls through EngineHttp, streams through dockerode. */
+export class SocketEngineClient implements EngineClient {
   private readonly docker: Docker;
   private readonly http: EngineHttp;
 

@@ -241,8 +241,8 @@ export class RaftDiskStorage {
       if (ops.length === 0) return;
       const prev = this.#hardState;
       const hs = rd.hardState;
-      const sync = ops.length > 1 || hs === null || prev === null || hs.term !== prev.term || hs.vote !== prev.vote;
-      await this.#db.batch(ops, { sync });
+      const onlyCommitMoved = ops.length === 1 && hs !== null && prev !== null && hs.term === prev.term && hs.vote === prev.vote;
+      await this.#db.batch(ops, { sync: !onlyCommitMoved });
       if (hs !== null) this.#hardState = hs;
       this.#snap = ref;
       this.#first = first;
