@@ -91,12 +91,17 @@ export class ServiceOrchestrator extends LeaderLoop {
 
   protected reset(): void {
     this.alarm.cancel();
+    this.clearCollected();
+    this.wakeAt.clear();
+  }
+
+  /** Forgets what the events collected. */
+  private clearCollected(): void {
     this.everything = false;
     this.services.clear();
     this.nodes.clear();
     this.placedOn.clear();
     this.reachedRunning.clear();
-    this.wakeAt.clear();
   }
 
   /** The services to decide about now; clears what was collected. */
@@ -112,11 +117,7 @@ export class ServiceOrchestrator extends LeaderLoop {
     for (const id of this.reachedRunning) {
       if (isBeingUpdated(as<Service | undefined>(r.get("service", id)))) ids.add(id);
     }
-    this.everything = false;
-    this.services.clear();
-    this.nodes.clear();
-    this.placedOn.clear();
-    this.reachedRunning.clear();
+    this.clearCollected();
     ids.delete("");
     return ids;
   }
